@@ -1,0 +1,116 @@
+"""sRGB <-> CIE Lab (D65) on batched torch tensors, and the network's channel scaling.
+
+All functions take and return ``N x 3 x H x W`` (or ``3 x H x W``) float tensors on any device and
+are differentiable. Constants follow scikit-image (``skimage.color.rgb2lab``/``lab2rgb``), which the
+tests use as the reference.
+
+Ranges: RGB in [0, 1]; L in [0, 100]; a, b roughly in [-110, 110].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+# sRGB (linear) -> XYZ, as in scikit-image.
+_RGB_TO_XYZ = torch.tensor(
+    [
+        [0.412453, 0.357580, 0.180423],
+        [0.212671, 0.715160, 0.072169],
+        [0.019334, 0.119193, 0.950227],
+    ],
+    dtype=torch.float64,
+)
+_XYZ_TO_RGB = torch.linalg.inv(_RGB_TO_XYZ)
+_WHITE_D65 = torch.tensor([0.95047, 1.0, 1.08883], dtype=torch.float64)
+
+_EPS = 0.008856  # (6/29)^3
+_KAPPA = 7.787  # (29/6)^2 / 3
+_F0 = 16.0 / 116.0
+
+
+def _matmul_channels(x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    """Apply a 3x3 matrix to the channel dimension (dim -3) of ``... x 3 x H x W``."""
+    return torch.einsum("ij,...jhw->...ihw", m.to(x.device, x.dtype), x)
+
+
+def _per_channel(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    return v.to(like.device, like.dtype).view(3, 1, 1)
+
+
+def srgb_to_linear(rgb: torch.Tensor) -> torch.Tensor:
+    # Clamping the power branch keeps gradients finite where torch.where discards it.
+    high = ((rgb.clamp(min=0.04045) + 0.055) / 1.055) ** 2.4
+    return torch.where(rgb > 0.04045, high, rgb / 12.92)
+
+
+def linear_to_srgb(lin: torch.Tensor) -> torch.Tensor:
+    high = 1.055 * lin.clamp(min=0.0031308) ** (1 / 2.4) - 0.055
+    return torch.where(lin > 0.0031308, high, lin * 12.92)
+
+
+def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
+    """``... x 3 x H x W`` sRGB in [0, 1] -> Lab (L in [0, 100])."""
+    xyz = _matmul_channels(srgb_to_linear(rgb), _RGB_TO_XYZ) / _per_channel(_WHITE_D65, rgb)
+    f = torch.where(xyz > _EPS, xyz.clamp(min=_EPS) ** (1 / 3), _KAPPA * xyz + _F0)
+    fx, fy, fz = f.unbind(-3)
+    L = 116.0 * fy - 16.0
+    # skimage uses 903.3 * y below the threshold, which is the same line as 116 * f(y) - 16.
+    return torch.stack([L, 500.0 * (fx - fy), 200.0 * (fy - fz)], dim=-3)
+
+
+def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
+    """``... x 3 x H x W`` Lab -> sRGB clipped to [0, 1]."""
+    L, a, b = lab.unbind(-3)
+    fy = (L + 16.0) / 116.0
+    fx = a / 500.0 + fy
+    fz = (fy - b / 200.0).clamp(min=0.0)  # skimage clips negative z the same way
+    f = torch.stack([fx, fy, fz], dim=-3)
+    xyz = torch.where(f > 0.2068966, f.clamp(min=0.2068966) ** 3, (f - _F0) / _KAPPA)
+    xyz = xyz * _per_channel(_WHITE_D65, lab)
+    lin = _matmul_channels(xyz, _XYZ_TO_RGB)
+    return linear_to_srgb(lin.clamp(min=0.0)).clamp(0.0, 1.0)
+
+
+def l_from_rgb(rgb: torch.Tensor) -> torch.Tensor:
+    """``... x 3 x H x W`` sRGB -> ``... x 1 x H x W`` lightness L in [0, 100]."""
+    return rgb_to_lab(rgb)[..., :1, :, :]
+
+
+def l_from_gray(gray: torch.Tensor) -> torch.Tensor:
+    """Gray values in [0, 1] (``... x 1 x H x W``, sRGB-encoded) -> L in [0, 100].
+
+    A gray pixel has R = G = B, so only the Y row of the matrix matters (its rows sum to 1).
+    """
+    y = srgb_to_linear(gray)
+    f = torch.where(y > _EPS, y.clamp(min=_EPS) ** (1 / 3), _KAPPA * y + _F0)
+    return 116.0 * f - 16.0
+
+
+@dataclass(frozen=True)
+class LabScaling:
+    """How L and ab are scaled for the network (Zhang et al.'s constants).
+
+    network L  = (L - l_center) / l_scale   -> about [-0.5, 0.5]
+    network ab = ab / ab_scale              -> about [-1, 1]
+    """
+
+    l_center: float = 50.0
+    l_scale: float = 100.0
+    ab_scale: float = 110.0
+
+    def normalize_l(self, L: torch.Tensor) -> torch.Tensor:
+        return (L - self.l_center) / self.l_scale
+
+    def denormalize_l(self, l_net: torch.Tensor) -> torch.Tensor:
+        return l_net * self.l_scale + self.l_center
+
+    def normalize_ab(self, ab: torch.Tensor) -> torch.Tensor:
+        return ab / self.ab_scale
+
+    def denormalize_ab(self, ab_net: torch.Tensor) -> torch.Tensor:
+        return ab_net * self.ab_scale
+
+    def to_dict(self) -> dict:
+        return {"l_center": self.l_center, "l_scale": self.l_scale, "ab_scale": self.ab_scale}

@@ -1,0 +1,188 @@
+"""Colorizing photos at their original resolution: ``preprocess -> network -> postprocess``.
+
+1. Keep the photo's full-resolution L (from its RGB, or its gray values).
+2. Run the network on L resized to the working size (short side ``size``).
+3. Upsample the predicted ab to the original size and join it to the original L.
+
+So the output has exactly the input's size and lightness; only the color comes from the network.
+All color math runs on the model's device, in batches of same-size photos.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from .color import lab_to_rgb, rgb_to_lab
+from .images import DEFAULT_MAX_PIXELS, Photo, load_photo, photo_from_pil, pil_from_rgb
+
+# A photo whose long side would exceed this multiple of the short side at working size is squashed
+# to this aspect ratio for the network (a 20000 x 4 strip would otherwise run at 1.3 M x 256).
+MAX_WORKING_ASPECT = 4.0
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda asked for, but PyTorch sees no CUDA GPU")
+    if device == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise RuntimeError("--device mps asked for, but MPS is not available")
+    return torch.device(device)
+
+
+def working_size(height: int, width: int, size: int) -> tuple[int, int]:
+    """(h, w) for the network: short side ``size``, aspect kept up to ``MAX_WORKING_ASPECT``."""
+    short, long = min(height, width), max(height, width)
+    long_w = min(round(long * size / short), round(size * MAX_WORKING_ASPECT))
+    return (size, max(size, long_w)) if height <= width else (max(size, long_w), size)
+
+
+class Colorizer:
+    """Colorize photos with a trained model.
+
+    >>> c = Colorizer.load("weights/huenet-vgg16.safetensors")   # or Colorizer.load() for the shipped model
+    >>> color = c.colorize(Image.open("old.jpg"))                   # same size as the input
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module | None,
+        size: int = 256,
+        device: str | torch.device = "auto",
+        meta: dict | None = None,
+        backend: str = "torch",
+        runner: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ):
+        if size < 32:
+            raise ValueError(f"working size must be at least 32 pixels, not {size}")
+        self.device = pick_device(device) if isinstance(device, str) else device
+        self.size = size
+        self.meta = meta or {}
+        self.backend = backend
+        self.model = model.to(self.device).eval() if model is not None else None
+        if runner is None and self.model is None:
+            raise ValueError("a Colorizer needs a model or a runner")
+        self._runner = runner or self._run_torch
+
+    @classmethod
+    def load(
+        cls, path: str | os.PathLike | None = None, size: int = 256, device: str = "auto", backend: str = "torch"
+    ) -> "Colorizer":
+        """Load a checkpoint (``.safetensors`` + JSON); ``path=None`` uses the shipped weights."""
+        from .checkpoints import load_model
+        from .weights import default_weights_path
+
+        path = default_weights_path() if path is None else path
+        dev = pick_device(device)
+        model, meta = load_model(path, device=dev)
+        if backend == "torch":
+            return cls(model, size=size, device=dev, meta=meta)
+        if backend == "onnxruntime":
+            from .export import onnx_runner
+
+            return cls(model, size=size, device=torch.device("cpu"), meta=meta, backend=backend,
+                       runner=onnx_runner(model))
+        raise ValueError(f"unknown backend {backend!r}; use 'torch' or 'onnxruntime'")
+
+    # -- the network at working size ---------------------------------------------------------
+    @torch.inference_mode()
+    def _run_torch(self, L: torch.Tensor) -> torch.Tensor:
+        if self.device.type == "cuda":
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                return self.model(L.contiguous(memory_format=torch.channels_last)).float()
+        return self.model(L)
+
+    @torch.inference_mode()
+    def predict_ab(self, L: torch.Tensor) -> torch.Tensor:
+        """``N x 1 x H x W`` L in [0, 100] (any size) -> ``N x 2 x H x W`` ab at the same size."""
+        h, w = L.shape[-2:]
+        wh, ww = working_size(h, w, self.size)
+        small = F.interpolate(L, size=(wh, ww), mode="bilinear", align_corners=False, antialias=True)
+        ab = self._runner(small.to(self.device))
+        return F.interpolate(ab.to(L.device), size=(h, w), mode="bilinear", align_corners=False)
+
+    @torch.inference_mode()
+    def colorize_rgb(self, rgb: torch.Tensor) -> torch.Tensor:
+        """``N x 3 x H x W`` RGB in [0, 1] -> colorized RGB in [0, 1], same size and lightness."""
+        rgb = rgb.to(self.device, torch.float32)
+        L = rgb_to_lab(rgb)[:, :1]
+        return lab_to_rgb(torch.cat([L, self.predict_ab(L)], dim=1))
+
+    # -- photos --------------------------------------------------------------------------------
+    def colorize_photos(self, photos: Sequence[Photo], batch_size: int = 8) -> list[Image.Image]:
+        """Colorize decoded photos; photos of the same size share network batches."""
+        results: list[Image.Image | None] = [None] * len(photos)
+        groups: dict[tuple[int, int], list[int]] = defaultdict(list)
+        for i, p in enumerate(photos):
+            groups[p.rgb.shape[:2]].append(i)
+        for idx in groups.values():
+            for start in range(0, len(idx), batch_size):
+                chunk = idx[start:start + batch_size]
+                rgb = torch.from_numpy(np.stack([photos[i].rgb for i in chunk])).permute(0, 3, 1, 2)
+                out = self.colorize_rgb(rgb).permute(0, 2, 3, 1).cpu().numpy()
+                for j, i in enumerate(chunk):
+                    results[i] = pil_from_rgb(out[j], photos[i].alpha)
+        return results  # type: ignore[return-value]
+
+    def colorize(self, image: Image.Image) -> Image.Image:
+        """A Pillow image of any mode -> colorized RGB (RGBA if it had alpha), same size."""
+        return self.colorize_photos([photo_from_pil(image)])[0]
+
+    def colorize_file(self, path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+        return self.colorize_photos([load_photo(path, max_pixels=max_pixels)])[0]
+
+    def colorize_array(self, array: np.ndarray) -> np.ndarray:
+        """``H x W`` or ``H x W x 3`` (or a batch ``N x H x W x 3``), uint8 or float in [0, 1]
+        -> uint8 ``... x H x W x 3``."""
+        a = np.asarray(array)
+        batched = a.ndim == 4
+        a = a if batched else a[None]
+        if a.ndim == 3:  # N x H x W gray
+            a = np.repeat(a[..., None], 3, axis=-1)
+        if a.dtype == np.uint8:
+            a = a.astype(np.float32) / 255.0
+        elif a.dtype == np.uint16:
+            a = a.astype(np.float32) / 65535.0
+        rgb = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).permute(0, 3, 1, 2)
+        out = self.colorize_rgb(rgb).permute(0, 2, 3, 1).cpu().numpy()
+        u8 = np.clip(np.rint(out * 255.0), 0, 255).astype(np.uint8)
+        return u8 if batched else u8[0]
+
+
+def side_by_side(images: Sequence[Image.Image], gap: int = 4) -> Image.Image:
+    """Images of equal height next to each other (``Input | Predicted | Original``)."""
+    h = max(im.height for im in images)
+    w = sum(im.width for im in images) + gap * (len(images) - 1)
+    sheet = Image.new("RGB", (w, h), "white")
+    x = 0
+    for im in images:
+        sheet.paste(im.convert("RGB"), (x, 0))
+        x += im.width + gap
+    return sheet
+
+
+def gray_input(photo: Photo) -> Image.Image:
+    """What the network sees: the photo's lightness, shown as an 8-bit gray image."""
+    rgb = torch.from_numpy(photo.rgb).permute(2, 0, 1)[None]
+    L = rgb_to_lab(rgb)[:, :1]
+    gray = lab_to_rgb(torch.cat([L, torch.zeros_like(L), torch.zeros_like(L)], dim=1))
+    return pil_from_rgb(gray[0].permute(1, 2, 0).numpy())
+
+
+def output_path_for(found_relative: Path, out: Path, fmt: str | None) -> Path:
+    suffix = ("." + fmt.lower().lstrip(".")) if fmt else found_relative.suffix.lower()
+    if suffix not in (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp"):
+        suffix = ".png"
+    return out / found_relative.with_suffix(suffix)

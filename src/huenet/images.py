@@ -1,0 +1,231 @@
+"""Image files in and out: decoding with explicit limits, mode handling, finding photos on disk.
+
+Everything here works on numpy arrays and PIL images; the torch side starts in ``colorize``.
+Every failure to read a photo is an ``ImageLoadError`` that names the file and the reason.
+"""
+
+from __future__ import annotations
+
+import glob
+import io
+import os
+import struct
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Iterable
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+# A decompression-bomb guard that is a setting, not Pillow's warning: 100 megapixels is larger than
+# any camera most people own (a 12 MP phone photo, a 61 MP full-frame body) and keeps one decoded
+# photo plus its float tensors to a few GiB.
+DEFAULT_MAX_PIXELS = 100_000_000
+
+# Extensions we look for when walking folders (a file named explicitly is always tried).
+IMAGE_EXTENSIONS = frozenset(
+    ".jpg .jpeg .jpe .jfif .png .bmp .gif .tif .tiff .webp .ppm .pgm .pbm .pnm .tga .jp2 .ico".split()
+)
+
+
+class ImageLoadError(Exception):
+    """A photo that cannot be used; ``str()`` is one line: ``<file>: <reason>``."""
+
+    def __init__(self, source: str, reason: str):
+        super().__init__(f"{source}: {reason}")
+        self.source = source
+        self.reason = reason
+
+
+@dataclass
+class Photo:
+    """A decoded photo: ``rgb`` float32 ``H x W x 3`` in [0, 1], optional ``alpha`` uint8 ``H x W``."""
+
+    rgb: np.ndarray
+    alpha: np.ndarray | None
+    source: str
+    mode: str  # the file's original Pillow mode, e.g. "RGB", "L", "I;16", "CMYK"
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height), as Pillow reports sizes."""
+        return self.rgb.shape[1], self.rgb.shape[0]
+
+
+def _describe(source: str | os.PathLike | BinaryIO | bytes) -> str:
+    if isinstance(source, (str, os.PathLike)):
+        return os.fsdecode(source)
+    return "<upload>" if isinstance(source, (bytes, bytearray)) else getattr(source, "name", "<stream>")
+
+
+def open_image(
+    source: str | os.PathLike | BinaryIO | bytes, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> Image.Image:
+    """Open and fully decode an image (first frame), EXIF rotation applied.
+
+    Raises ``ImageLoadError`` for anything that is not a decodable image within ``max_pixels``.
+    """
+    name = _describe(source)
+    if isinstance(source, (bytes, bytearray)):
+        source = io.BytesIO(source)
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if path.is_dir():
+            raise ImageLoadError(name, "is a directory, not an image file")
+        if not path.exists():
+            raise ImageLoadError(name, "no such file")
+        if not os.access(path, os.R_OK):
+            raise ImageLoadError(name, "permission denied")
+        if path.stat().st_size == 0:
+            raise ImageLoadError(name, "empty file (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            # Our own pixel limit below replaces Pillow's warning.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(source)
+            w, h = img.size
+            if w * h > max_pixels:
+                raise ImageLoadError(
+                    name, f"{w}x{h} pixels exceeds the limit of {max_pixels:,} pixels (max_pixels)"
+                )
+            if w < 1 or h < 1:
+                raise ImageLoadError(name, f"invalid size {w}x{h}")
+            img.seek(0)
+            img.load()
+            img = ImageOps.exif_transpose(img)
+    except ImageLoadError:
+        raise
+    except Image.DecompressionBombError as e:
+        raise ImageLoadError(name, f"too many pixels ({e})") from None
+    except UnidentifiedImageError:
+        raise ImageLoadError(name, "not an image Pillow can read (unknown or corrupt format)") from None
+    except PermissionError:
+        raise ImageLoadError(name, "permission denied") from None
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, struct.error) as e:
+        reason = str(e) or type(e).__name__
+        raise ImageLoadError(name, f"corrupt or truncated image ({reason})") from None
+    return img
+
+
+def photo_from_pil(img: Image.Image, source: str = "<image>") -> Photo:
+    """Convert any Pillow mode to float RGB in [0, 1] plus alpha (if the image has one)."""
+    mode = img.mode
+    alpha = None
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        # 16-bit (or 32-bit integer) grayscale: keep the full precision of the lightness.
+        a = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if mode.startswith("I;16") or a.max() > 255 else 255.0
+        gray = np.clip(a / top, 0.0, 1.0).astype(np.float32)
+        rgb = np.repeat(gray[..., None], 3, axis=2)
+    elif mode == "F":
+        a = np.asarray(img, dtype=np.float32)
+        gray = np.clip(a / (255.0 if a.max() > 1.0 else 1.0), 0.0, 1.0)
+        rgb = np.repeat(gray[..., None], 3, axis=2)
+    else:
+        has_alpha = mode in ("RGBA", "LA", "PA", "La", "RGBa") or (
+            mode == "P" and "transparency" in img.info
+        ) or (mode in ("L", "RGB") and "transparency" in img.info)
+        if has_alpha:
+            rgba = np.asarray(img.convert("RGBA"))
+            rgb = rgba[..., :3].astype(np.float32) / 255.0
+            alpha = np.ascontiguousarray(rgba[..., 3])
+        else:
+            rgb = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
+    return Photo(rgb=np.ascontiguousarray(rgb), alpha=alpha, source=source, mode=mode)
+
+
+def load_photo(
+    source: str | os.PathLike | BinaryIO | bytes, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> Photo:
+    """Read a photo file (or bytes) into a ``Photo``; ``ImageLoadError`` if it cannot be used."""
+    name = _describe(source)
+    img = open_image(source, max_pixels=max_pixels)
+    try:
+        return photo_from_pil(img, source=name)
+    except (OSError, ValueError) as e:
+        raise ImageLoadError(name, f"cannot convert Pillow mode {img.mode!r} ({e})") from None
+
+
+def pil_from_rgb(rgb: np.ndarray, alpha: np.ndarray | None = None) -> Image.Image:
+    """float ``H x W x 3`` in [0, 1] (+ uint8 alpha) -> 8-bit RGB or RGBA Pillow image."""
+    u8 = np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
+    if alpha is not None:
+        return Image.fromarray(np.dstack([u8, alpha]), "RGBA")
+    return Image.fromarray(u8, "RGB")
+
+
+def save_image(img: Image.Image, path: str | os.PathLike, quality: int = 95) -> None:
+    """Write atomically (temp file + rename) so an interrupted batch never leaves half a file.
+
+    JPEG cannot hold alpha: an RGBA image asked for as JPEG is written without it.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fmt = Image.registered_extensions().get(path.suffix.lower())
+    if fmt is None:
+        raise ValueError(f"{path}: unknown output image extension {path.suffix!r}")
+    if fmt == "JPEG" and img.mode not in ("RGB", "L"):
+        img = img.convert("RGB")
+    params = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        mask = os.umask(0o022)
+        os.umask(mask)
+        os.fchmod(fd, 0o666 & ~mask)  # mkstemp makes 0600
+        with os.fdopen(fd, "wb") as f:
+            img.save(f, format=fmt, **params)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@dataclass(frozen=True)
+class FoundImage:
+    path: Path
+    relative: Path  # where it sits below the input it was found in (its name, for a plain file)
+
+
+def find_images(inputs: Iterable[str | os.PathLike]) -> tuple[list[FoundImage], list[str]]:
+    """Expand files, folders (recursive) and glob patterns into image files.
+
+    Returns (images found, problems): a problem is one line naming an input that matched nothing.
+    Folders are walked without following symbolic links to folders (no loops); files named
+    explicitly are always returned, whatever their extension, so that a bad one gets its own error.
+    """
+    found: list[FoundImage] = []
+    problems: list[str] = []
+    seen: set[Path] = set()
+
+    def add(path: Path, relative: Path) -> None:
+        key = path.absolute()
+        if key not in seen:
+            seen.add(key)
+            found.append(FoundImage(path, relative))
+
+    for raw in inputs:
+        text = os.fspath(raw)
+        path = Path(text)
+        if path.is_dir():
+            for root, dirs, files in os.walk(path):
+                dirs.sort()
+                for name in sorted(files):
+                    p = Path(root) / name
+                    if p.suffix.lower() in IMAGE_EXTENSIONS:
+                        add(p, p.relative_to(path))
+        elif path.exists() or path.is_symlink():
+            add(path, Path(path.name))
+        elif glob.has_magic(text):
+            matches = sorted(glob.glob(text, recursive=True))
+            if not matches:
+                problems.append(f"{text}: pattern matched no files")
+            for m in matches:
+                mp = Path(m)
+                if mp.is_dir():
+                    continue
+                add(mp, Path(mp.name))
+        else:
+            problems.append(f"{text}: no such file or folder")
+    return found, problems

@@ -1,0 +1,37 @@
+"""The shipped default weights: where the package finds them with no configuration.
+
+Resolution order: the ``HUENET_WEIGHTS`` environment variable (a checkpoint path), then
+``weights/`` inside the installed package (wheels built from this repository carry it as package
+data), then ``weights/`` at the root of a source checkout (editable installs).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEFAULT_WEIGHTS_NAME = "huenet-vgg16-fusion.safetensors"
+
+
+class NoDefaultWeightsError(FileNotFoundError):
+    pass
+
+
+def candidate_paths() -> list[Path]:
+    here = Path(__file__).resolve().parent
+    paths = []
+    if os.environ.get("HUENET_WEIGHTS"):
+        paths.append(Path(os.environ["HUENET_WEIGHTS"]))
+    paths += [here / "weights" / DEFAULT_WEIGHTS_NAME, here.parents[1] / "weights" / DEFAULT_WEIGHTS_NAME]
+    return paths
+
+
+def default_weights_path() -> Path:
+    for p in candidate_paths():
+        if p.is_file():
+            return p
+    tried = ", ".join(str(p) for p in candidate_paths())
+    raise NoDefaultWeightsError(
+        f"no model given and no shipped weights found (looked at {tried}); "
+        "pass a checkpoint with --model PATH (Python: Colorizer.load(PATH))"
+    )
