@@ -125,8 +125,10 @@ def read_checkpoint(path: str | os.PathLike, prefix: str | None = None) -> tuple
     """Tensors (all, or those under ``prefix``) and the metadata dict, without unpickling."""
     p = resolve_checkpoint_path(path)
     with open(p, "rb") as f:
-        head = f.read(16)
-    if head[:1] == b"\x80" or head[:2] == b"PK":
+        head = f.read(9)
+    # safetensors: 8-byte little-endian header length, then a JSON header.
+    looks_safetensors = len(head) == 9 and head[8:9] == b"{"
+    if not looks_safetensors and (head[:1] == b"\x80" or head[:2] == b"PK"):
         raise CheckpointError(
             f"{p}: this is a pickle/zip (torch.save) file; huenet loads only safetensors checkpoints "
             "because unpickling an untrusted file can run arbitrary code"

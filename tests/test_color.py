@@ -1,0 +1,74 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from skimage import color as skcolor
+
+from huenet.color import LabScaling, l_from_gray, lab_to_rgb, rgb_to_lab
+
+
+def _rgb(path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB"), dtype=np.float64) / 255.0
+
+
+def _t(a: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))[None]
+
+
+def test_rgb_to_lab_matches_skimage_on_real_photos(real_photos):
+    for path in real_photos:
+        rgb = _rgb(path)
+        ref = skcolor.rgb2lab(rgb)
+        ours = rgb_to_lab(_t(rgb).float())[0].permute(1, 2, 0).numpy()
+        assert np.abs(ours[..., 0] - ref[..., 0]).max() < 0.01, path
+        assert np.abs(ours[..., 1:] - ref[..., 1:]).max() < 0.05, path
+
+
+def test_lab_to_rgb_matches_skimage_on_real_photos(real_photos):
+    for path in real_photos[:4]:
+        lab = skcolor.rgb2lab(_rgb(path))
+        # Predictions are not always in gamut: push ab around to exercise clipping too.
+        lab[..., 1:] *= 1.3
+        ref = skcolor.lab2rgb(lab)
+        ours = lab_to_rgb(_t(lab).float())[0].permute(1, 2, 0).numpy()
+        assert np.abs(ours - ref).max() < 1e-3, path
+
+
+def test_round_trip_within_one_level(real_photos):
+    rgb = torch.cat([_t(_rgb(p)[:160, :160]).float() for p in real_photos])
+    back = lab_to_rgb(rgb_to_lab(rgb))
+    assert (back - rgb).abs().max().item() < 1 / 255
+
+
+def test_batched_and_differentiable():
+    torch.manual_seed(0)
+    rgb = torch.rand(4, 3, 16, 16, dtype=torch.float64, requires_grad=True)
+    # include exact zeros and ones, where powers have infinite slopes
+    with torch.no_grad():
+        rgb[0, :, 0, 0] = 0.0
+        rgb[0, :, 0, 1] = 1.0
+    lab = rgb_to_lab(rgb)
+    assert lab.shape == rgb.shape
+    lab.sum().backward()
+    assert torch.isfinite(rgb.grad).all()
+    lab2 = lab.detach().clone().requires_grad_(True)
+    lab_to_rgb(lab2).sum().backward()
+    assert torch.isfinite(lab2.grad).all()
+    assert torch.autograd.gradcheck(rgb_to_lab, ((torch.rand(1, 3, 3, 3, dtype=torch.float64) * 0.9 + 0.05).requires_grad_(),))
+
+
+def test_gray_lightness_and_neutral_ab():
+    gray = torch.linspace(0, 1, 256, dtype=torch.float64).view(1, 1, 1, 256)
+    lab = rgb_to_lab(gray.expand(1, 3, 1, 256))
+    assert torch.allclose(l_from_gray(gray), lab[:, :1], atol=1e-6)
+    assert lab[:, 1:].abs().max() < 0.01  # D65 white point: gray has no color
+    assert lab[0, 0, 0, 0] == pytest.approx(0.0, abs=1e-6) and lab[0, 0, 0, -1] == pytest.approx(100.0, abs=1e-3)
+
+
+def test_scaling_round_trip():
+    s = LabScaling()
+    L = torch.tensor([0.0, 50.0, 100.0])
+    assert torch.allclose(s.normalize_l(L), torch.tensor([-0.5, 0.0, 0.5]))
+    assert torch.allclose(s.denormalize_l(s.normalize_l(L)), L)
+    ab = torch.tensor([-110.0, 0.0, 55.0])
+    assert torch.allclose(s.normalize_ab(ab), torch.tensor([-1.0, 0.0, 0.5]))

@@ -1,0 +1,105 @@
+"""Colorizing real photos: size and lightness kept, every kind of input handled."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from skimage import color as skcolor
+
+from huenet.colorize import Colorizer, working_size
+from huenet.images import load_photo
+
+from conftest import DATA
+
+
+@pytest.fixture(scope="module")
+def colorizer(small_checkpoint):
+    return Colorizer.load(small_checkpoint, device="cpu")
+
+
+def lightness(img: Image.Image) -> np.ndarray:
+    return skcolor.rgb2lab(np.asarray(img.convert("RGB"), dtype=np.float64) / 255.0)[..., 0]
+
+
+def assert_same_lightness(out: Image.Image, ref_rgb: np.ndarray):
+    d = np.abs(lightness(out) - skcolor.rgb2lab(ref_rgb)[..., 0])
+    assert d.mean() < 0.3 and np.percentile(d, 99) < 1.0, (d.mean(), np.percentile(d, 99))
+
+
+def test_colorize_keeps_size_and_lightness_of_real_photos(colorizer, real_photos):
+    for path in real_photos:
+        img = Image.open(path)
+        out = colorizer.colorize(img)
+        assert out.size == img.size and out.mode == "RGB"
+        assert_same_lightness(out, np.asarray(img.convert("RGB")) / 255.0)
+        ab = skcolor.rgb2lab(np.asarray(out) / 255.0)[..., 1:]
+        assert np.abs(ab).mean() > 0.5  # the network's colors, not a gray copy
+
+
+def test_network_runs_at_working_size(colorizer):
+    seen = []
+    colorizer.model.register_forward_hook(lambda m, i, o: seen.append(tuple(i[0].shape[-2:])))
+    colorizer.colorize(Image.open(sorted((DATA / "bsds500" / "test").glob("*.jpg"))[0]))  # 384 x 256 or 256 x 384
+    assert seen[-1] in [(256, 384), (384, 256)]
+    assert working_size(1000, 500, 256) == (512, 256)
+    assert working_size(4, 20000, 256) == (256, 1024)  # extreme strips are squashed to 1:4
+
+
+@pytest.fixture(scope="module")
+def photo_rgb_u8():
+    return np.asarray(Image.open(sorted((DATA / "flowers" / "val").rglob("*.jpg"))[5]).convert("RGB"))
+
+
+def test_modes_gray_16bit_alpha_palette_cmyk(colorizer, photo_rgb_u8, tmp_path):
+    rgb = photo_rgb_u8
+    gray8 = Image.fromarray(rgb).convert("L")
+    cases = {
+        "L": gray8,
+        "LA": Image.merge("LA", [gray8, Image.new("L", gray8.size, 128)]),
+        "I;16": Image.fromarray((np.asarray(gray8).astype(np.uint16) * 257)).convert("I;16"),
+        "RGBA": Image.fromarray(np.dstack([rgb, np.full(rgb.shape[:2], 77, np.uint8)]), "RGBA"),
+        "P": Image.fromarray(rgb).convert("P", palette=Image.Palette.ADAPTIVE, colors=64),
+        "CMYK": Image.fromarray(rgb).convert("CMYK"),
+        "1": gray8.convert("1"),
+    }
+    for mode, img in cases.items():
+        path = tmp_path / f"{mode.replace(';', '_')}.{'jpg' if mode == 'CMYK' else 'png'}"
+        img.save(path)
+        photo = load_photo(path)
+        out = colorizer.colorize_photos([photo])[0]
+        assert out.size == img.size, mode
+        assert_same_lightness(out, photo.rgb.astype(np.float64))
+        if mode in ("LA", "RGBA"):
+            assert out.mode == "RGBA" and np.asarray(out)[..., 3].min() in (77, 128)
+    # 16-bit gray keeps more than 8 bits of lightness on the way in
+    assert load_photo(tmp_path / "I_16.png").rgb.dtype == np.float32
+
+
+def test_exif_rotation_is_honoured(colorizer, photo_rgb_u8, tmp_path):
+    img = Image.fromarray(photo_rgb_u8)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 CW to display
+    path = tmp_path / "rotated.jpg"
+    img.save(path, exif=exif.tobytes())
+    out = colorizer.colorize_file(path)
+    assert out.size == (img.height, img.width)
+
+
+def test_batches_of_mixed_sizes_match_one_by_one(colorizer, real_photos):
+    photos = [load_photo(p) for p in real_photos[:5]]
+    together = colorizer.colorize_photos(photos, batch_size=4)
+    for p, t in zip(photos, together):
+        alone = colorizer.colorize_photos([p])[0]
+        assert t.size == alone.size
+        assert np.abs(np.asarray(t, np.int16) - np.asarray(alone, np.int16)).max() <= 1
+
+
+def test_numpy_and_tensor_apis(colorizer, photo_rgb_u8):
+    out = colorizer.colorize_array(photo_rgb_u8)
+    assert out.shape == photo_rgb_u8.shape and out.dtype == np.uint8
+    gray = photo_rgb_u8.mean(axis=2).astype(np.uint8)
+    assert colorizer.colorize_array(gray).shape == gray.shape + (3,)
+    batch = np.stack([photo_rgb_u8, photo_rgb_u8[::-1]])
+    assert colorizer.colorize_array(batch).shape == batch.shape
+    rgb = torch.from_numpy(photo_rgb_u8.copy()).permute(2, 0, 1)[None].float() / 255
+    assert colorizer.colorize_rgb(rgb).shape == rgb.shape
