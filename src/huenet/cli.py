@@ -59,6 +59,49 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_prepare(args: argparse.Namespace) -> int:
+    from .data import prepare_pack
+
+    report = prepare_pack(args.sources, args.output, size=args.size, val_fraction=args.val_fraction,
+                          seed=args.seed, workers=args.workers, lamem_split=args.lamem_split)
+    for path, reason in report.skipped:
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    print(report.summary())
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .config import TrainConfig, apply_overrides, load_recipe
+    from .training import resume, train
+
+    flags = dict(
+        data=args.data, out=args.out, epochs=args.epochs, batch_size=args.batch_size, size=args.size,
+        lr=args.lr, encoder_weights=args.encoder_weights, freeze_encoder_epochs=args.freeze_encoder_epochs,
+        max_steps=args.max_steps, device=args.device, seed=args.seed, workers=args.workers,
+        val_data=args.val_data, save_every=args.save_every, val_every=args.val_every,
+        init_from=args.init_from, compile=True if args.compile else None,
+        deterministic=True if args.deterministic else None, preload=True if args.preload else None,
+    )
+    if args.resume:
+        run = resume(args.resume, **{k: v for k, v in flags.items() if k in (
+            "epochs", "max_steps", "device", "workers", "save_every", "val_every") and v is not None})
+    else:
+        cfg = load_recipe(args.config) if args.config else TrainConfig()
+        if args.encoder:
+            cfg = apply_overrides(cfg, model_config={**cfg.model_config, "encoder": args.encoder})
+        run = train(apply_overrides(cfg, **flags))
+    print(f"run folder: {run}")
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from .figures import loss_curve
+
+    out = loss_curve(args.run, args.output)
+    print(out)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="huenet", description="Automatic photo colorization (L -> ab).")
     parser.add_argument("--version", action="version", version=f"huenet {__version__}")
@@ -82,6 +125,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--encoder", default=None, help="with --arch: vgg16 or vgg19")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("prepare", help="pack photo folders into memory-mapped training arrays")
+    p.add_argument("sources", nargs="+", help="folders (flowers class folders, LaMem root, train/val folders) or list files")
+    p.add_argument("-o", "--output", required=True, help="pack folder to write")
+    p.add_argument("--size", type=int, default=144, help="short side resized to this, then center-cropped square")
+    p.add_argument("--val-fraction", type=float, default=None, help="fixed-seed validation split for photos without one")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=None, help="decoding processes (default: CPU count, at most 8)")
+    p.add_argument("--lamem-split", type=int, default=1, help="which of LaMem's numbered splits to use")
+    p.set_defaults(func=cmd_prepare)
+
+    p = sub.add_parser("train", help="train a colorizer (defaults: the seed's recipe)")
+    p.add_argument("--config", help="TOML recipe (configs/*.toml)")
+    p.add_argument("--data", help="a pack (huenet prepare) or a photo folder")
+    p.add_argument("--val-data", help="separate validation pack or folder")
+    p.add_argument("--out", help="run folder (default runs/run)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run exactly where its last checkpoint left it")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--max-steps", type=int)
+    p.add_argument("--batch-size", type=int, help="global batch (split across torchrun processes)")
+    p.add_argument("--size", type=int, help="training crop size")
+    p.add_argument("--lr", type=float)
+    p.add_argument("--encoder", choices=["vgg16", "vgg19"])
+    p.add_argument("--encoder-weights", help="imagenet | hed:PATH | torchvision-layout .pth/.safetensors")
+    p.add_argument("--init-from", help="start from a huenet checkpoint (fine-tune)")
+    p.add_argument("--freeze-encoder-epochs", type=int)
+    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--seed", type=int)
+    p.add_argument("--workers", type=int)
+    p.add_argument("--save-every", type=int, help="steps between checkpoints (default: each epoch)")
+    p.add_argument("--val-every", type=int, help="steps between validations (default: each epoch)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model")
+    p.add_argument("--deterministic", action="store_true")
+    p.add_argument("--preload", action="store_true", help="read the whole pack into memory")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("plot", help="draw a run's loss curve (train and validation, lr halvings marked)")
+    p.add_argument("run", help="run folder (holds metrics.jsonl)")
+    p.add_argument("-o", "--output", default=None, help="PNG path (default RUN/loss.png)")
+    p.set_defaults(func=cmd_plot)
 
     return parser
 

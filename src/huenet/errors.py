@@ -3,6 +3,7 @@
 from .checkpoints import CheckpointError
 from .encoders import WeightsUnavailableError
 from .images import ImageLoadError
+from .training import CheckpointWriteError, NonFiniteLossError
 from .weights import NoDefaultWeightsError
 
 USER_ERRORS: tuple[type[BaseException], ...] = (
@@ -10,6 +11,8 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     WeightsUnavailableError,
     ImageLoadError,
     NoDefaultWeightsError,
+    NonFiniteLossError,
+    CheckpointWriteError,
     FileNotFoundError,
     NotADirectoryError,
     PermissionError,

@@ -1,0 +1,104 @@
+"""Training configuration: one dataclass holds every default (the seed's recipe); a TOML recipe
+overrides it; command-line flags override the recipe; the run saves the result.
+
+A recipe has two tables::
+
+    [model]            # registry name + that model's config fields
+    name = "vgg_fusion"
+    encoder = "vgg19"
+
+    [train]            # fields of TrainConfig
+    epochs = 25
+    encoder_weights = "imagenet"
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class TrainConfig:
+    # what to train
+    model: str = "vgg_fusion"
+    model_config: dict[str, Any] = field(default_factory=dict)
+    encoder_weights: str | None = None  # "imagenet", "hed:PATH", a .pth/.safetensors file, or None
+    init_from: str | None = None  # start from a huenet checkpoint's weights (fine-tuning)
+    # data
+    data: str = ""  # a pack (huenet prepare) or a folder / list / LaMem root
+    val_data: str | None = None  # a separate pack/folder for validation (default: data's val split)
+    val_fraction: float = 0.1  # for folders without their own split
+    val_max: int = 512  # validate on at most this many photos (fixed, the first ones)
+    preload: bool = False  # read the whole pack into memory once
+    workers: int = 2  # DataLoader workers when reading folders directly
+    # the seed's recipe
+    epochs: int = 25
+    batch_size: int = 16  # global: split across processes under torchrun
+    size: int = 128  # training crop (random crop of the pack's stored size)
+    lr: float = 1e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = 0.0
+    lr_halving_epochs: int = 3  # lr *= 0.5 every this many epochs (0 = constant)
+    freeze_encoder_epochs: int = 0  # train only the decoder for the first K epochs
+    max_steps: int = 0  # stop after this many optimizer steps in all (0 = no limit)
+    # run
+    out: str = "runs/run"
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True  # bf16 autocast on CUDA
+    channels_last: bool = True  # on CUDA
+    compile: bool = False  # torch.compile the model (CUDA)
+    deterministic: bool = False  # torch.use_deterministic_algorithms (for exact resume tests)
+    log_every: int = 10  # steps between metrics.jsonl train rows
+    val_every: int = 0  # steps between validations (0 = at the end of each epoch)
+    save_every: int = 0  # steps between 'last' checkpoints (0 = at the end of each epoch)
+    samples: int = 6  # validation photos in each epoch's sample sheet
+    progress: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"unknown training settings {sorted(unknown)}")
+        values = dict(values)
+        if isinstance(values.get("betas"), list):
+            values["betas"] = tuple(values["betas"])
+        return cls(**values)
+
+
+def load_recipe(path: str | Path, base: TrainConfig | None = None) -> TrainConfig:
+    """Apply a TOML recipe over ``base`` (default: the dataclass defaults)."""
+    path = Path(path)
+    try:
+        recipe = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise ValueError(f"{path}: not valid TOML ({e})") from None
+    unknown = set(recipe) - {"model", "train"}
+    if unknown:
+        raise ValueError(f"{path}: unknown tables {sorted(unknown)} (use [model] and [train])")
+    values = (base or TrainConfig()).to_dict()
+    model = dict(recipe.get("model", {}))
+    if "name" in model:
+        values["model"] = model.pop("name")
+    values["model_config"] = {**values["model_config"], **model}
+    train = recipe.get("train", {})
+    if "model_config" in train or "model" in train:
+        raise ValueError(f"{path}: set the model in the [model] table")
+    values.update(train)
+    try:
+        return TrainConfig.from_dict(values)
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None
+
+
+def apply_overrides(cfg: TrainConfig, **overrides: Any) -> TrainConfig:
+    """Command-line flags: ``None`` means 'not given'."""
+    return dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if v is not None})

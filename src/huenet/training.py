@@ -1,0 +1,555 @@
+"""Training: the seed's recipe (MSE on ab, Adam 1e-4, lr halved every 3 epochs) on one CPU, one
+GPU, or many under ``torchrun`` (DDP), and never losing progress.
+
+A run directory holds::
+
+    config.json            the resolved TrainConfig
+    metrics.jsonl          one JSON object per line: train rows (step, epoch, lr, train_loss,
+                           images_per_s) and validation rows (step, epoch, lr, val_loss)
+    checkpoints/last.*     model + optimizer + scheduler + position (resume from here)
+    checkpoints/best.*     model only, lowest validation loss so far
+    samples/epoch_NNN.png  Input | Predicted | Original on fixed validation photos
+    tb/                    TensorBoard events, when tensorboard is installed
+
+Exact resume: the data order and augmentation of every epoch are a pure function of (seed,
+epoch) (``data.EpochPlan``), and a checkpoint stores the position inside the epoch, so a resumed
+run sees the same batches as one that never stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import sys
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .checkpoints import CheckpointError, load_model, read_checkpoint, save_checkpoint
+from .colorize import pick_device
+from .config import TrainConfig
+from .data import (
+    EpochPlan, FolderPhotos, PackedPhotos, augment, collate_photos, discover, is_pack, lab_batch, split_paths,
+)
+from .figures import contact_sheet, triptych
+from .images import pil_from_rgb, save_image
+from .color import lab_to_rgb
+from .models import ColorNet, create_model
+
+
+class NonFiniteLossError(RuntimeError):
+    pass
+
+
+class CheckpointWriteError(RuntimeError):
+    pass
+
+
+# ---------------------------------------------------------------------------------------------
+# Distributed setup (torchrun sets RANK, WORLD_SIZE, LOCAL_RANK)
+
+
+@dataclass
+class Dist:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world > 1
+
+
+def init_distributed(device_kind: str) -> Dist:
+    if "RANK" not in os.environ or int(os.environ.get("WORLD_SIZE", "1")) < 2:
+        return Dist()
+    import torch.distributed as dist
+
+    backend = "nccl" if device_kind == "cuda" else "gloo"
+    dist.init_process_group(backend=backend)
+    return Dist(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+
+
+# ---------------------------------------------------------------------------------------------
+# Data sources: packs (memory-mapped) or folders (decoded by DataLoader workers)
+
+
+class PackSource:
+    def __init__(self, photos: PackedPhotos):
+        self.photos = photos
+        self.stored = photos.size
+        self.skipped = 0
+
+    def __len__(self):
+        return len(self.photos)
+
+    def batches(self, index_lists):
+        for idx in index_lists:
+            yield list(range(len(idx))), self.photos.batch(idx)
+
+
+class FolderSource:
+    def __init__(self, paths, stored: int, workers: int):
+        self.dataset = FolderPhotos(paths, stored)
+        self.stored = stored
+        self.workers = workers
+        self.skipped = 0
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def batches(self, index_lists):
+        loader = torch.utils.data.DataLoader(
+            self.dataset, batch_sampler=index_lists, num_workers=self.workers, collate_fn=collate_photos,
+            persistent_workers=False,
+        )
+        for idx, (kept, u8, errors) in zip(index_lists, loader):
+            for line in errors:
+                self.skipped += 1
+                print(f"skipped {line}", file=sys.stderr)
+            pos = {int(i): k for k, i in enumerate(idx)}
+            yield [pos[i] for i in kept], u8
+
+
+def open_sources(cfg: TrainConfig) -> tuple[object, object, dict]:
+    """(train source, validation source, data provenance)."""
+    if not cfg.data:
+        raise ValueError("no training data: pass --data PACK_OR_FOLDER")
+    stored_for_folders = cfg.size * 9 // 8  # random crops need a margin, like a 144 px pack for 128
+    if is_pack(cfg.data):
+        train = PackSource(PackedPhotos(cfg.data, "train", preload=cfg.preload))
+        index = json.loads((Path(cfg.data) / "index.json").read_text())
+        provenance = {"pack": str(cfg.data), "sources": index.get("sources"),
+                      "counts": {k: v["count"] for k, v in index["splits"].items()}}
+        val = None
+        if cfg.val_data is None and "val" in index["splits"]:
+            val = PackSource(PackedPhotos(cfg.data, "val", preload=cfg.preload))
+    else:
+        layout, splits = discover(cfg.data)
+        if "all" in splits:
+            splits = split_paths(splits["all"], cfg.val_fraction, cfg.seed)
+        train = FolderSource(splits["train"], stored_for_folders, cfg.workers)
+        val = FolderSource(splits["val"], stored_for_folders, 0) if splits.get("val") else None
+        provenance = {"folder": str(cfg.data), "layout": layout, "counts": {k: len(v) for k, v in splits.items()}}
+    if cfg.val_data is not None:
+        val = _val_source(cfg.val_data, stored_for_folders)
+        provenance["val"] = str(cfg.val_data)
+    if train.stored < cfg.size:
+        raise ValueError(f"training size {cfg.size} is larger than the pack's stored size {train.stored}")
+    return train, val, provenance
+
+
+def _val_source(path: str, stored: int):
+    """A separate validation set: a pack's val split (else its train split), or a folder."""
+    if is_pack(path):
+        splits = json.loads((Path(path) / "index.json").read_text())["splits"]
+        return PackSource(PackedPhotos(path, "val" if "val" in splits else "train"))
+    splits = discover(path)[1]
+    return FolderSource(splits.get("val") or splits.get("all") or [], stored, 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Checkpoints with optimizer state
+
+
+def _optimizer_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
+    sd = opt.state_dict()
+    tensors, scalars = {}, {}
+    for pid, st in sd["state"].items():
+        for k, v in st.items():
+            if torch.is_tensor(v):
+                tensors[f"optim/{pid}/{k}"] = v
+            else:
+                scalars[f"{pid}/{k}"] = v
+    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
+
+
+def _optimizer_state(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
+    state: dict[int, dict] = {}
+    for key, v in tensors.items():
+        if key.startswith("optim/"):
+            _, pid, k = key.split("/", 2)
+            state.setdefault(int(pid), {})[k] = v
+    for key, v in meta["scalars"].items():
+        pid, k = key.split("/", 1)
+        state.setdefault(int(pid), {})[k] = v
+    groups = meta["param_groups"]
+    for g in groups:
+        if isinstance(g.get("betas"), list):
+            g["betas"] = tuple(g["betas"])
+    return {"state": state, "param_groups": groups}
+
+
+# ---------------------------------------------------------------------------------------------
+# The loop
+
+
+class _StopFlag:
+    """First Ctrl-C (or SIGTERM from a cluster scheduler) asks for a clean stop at the next step;
+    a second Ctrl-C interrupts at once."""
+
+    def __init__(self):
+        self.requested = False
+        self._old = {}
+
+    def __enter__(self):
+        if hasattr(signal, "SIGTERM") and _in_main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc):
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+def _in_main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def ab_loss(model: ColorNet, pred_ab: torch.Tensor, true_ab: torch.Tensor) -> torch.Tensor:
+    """MSE in the network's scaled units (ab / 110)."""
+    s = model.scaling
+    return F.mse_loss(s.normalize_ab(pred_ab.float()), s.normalize_ab(true_ab))
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, resume: bool = False):
+        self.cfg = cfg
+        self.run_dir = Path(cfg.out)
+        self.ckpt_dir = self.run_dir / "checkpoints"
+        base_device = pick_device(cfg.device)
+        self.dist = init_distributed(base_device.type)
+        self.device = torch.device(f"cuda:{self.dist.local_rank}") if base_device.type == "cuda" else base_device
+        if self.device.type == "cuda":
+            torch.cuda.set_device(self.device)
+        if cfg.batch_size % self.dist.world:
+            raise ValueError(f"batch size {cfg.batch_size} does not split over {self.dist.world} processes")
+        self.local_batch = cfg.batch_size // self.dist.world
+        if cfg.deterministic:
+            torch.use_deterministic_algorithms(True)
+        torch.manual_seed(cfg.seed + self.dist.rank)  # per-rank seeds; the data plan is shared
+
+        self.train_src, self.val_src, self.data_provenance = open_sources(cfg)
+        self.steps_per_epoch = len(self.train_src) // cfg.batch_size
+        if self.steps_per_epoch < 1:
+            raise ValueError(f"{len(self.train_src)} training photos are fewer than one batch of {cfg.batch_size}")
+
+        if cfg.init_from:
+            self.model, _ = load_model(cfg.init_from)
+        else:
+            self.model = create_model(cfg.model, cfg.model_config)
+            if cfg.encoder_weights and not resume:
+                self.model.load_encoder_weights(cfg.encoder_weights)
+        self.model.to(self.device)
+        if self.device.type == "cuda" and cfg.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, betas=cfg.betas,
+                                          weight_decay=cfg.weight_decay)
+        step_size = cfg.lr_halving_epochs if cfg.lr_halving_epochs > 0 else 10**9
+        self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=step_size, gamma=0.5)
+        self.epoch, self.step, self.step_in_epoch = 0, 0, 0
+        self.best_val = math.inf
+        self._frozen: bool | None = None
+        self._wrapped: nn.Module = self.model
+        if resume:
+            self._load_last()
+
+    # -- state -------------------------------------------------------------------------------
+    def _load_last(self) -> None:
+        path = self.ckpt_dir / "last.safetensors"
+        try:
+            tensors, meta = read_checkpoint(path)
+        except CheckpointError as e:
+            raise CheckpointError(f"cannot resume: {e}") from None
+        state = {k: v for k, v in tensors.items() if "/" not in k}
+        self.model.load_state_dict(state)
+        self.model.encoder_provenance = meta.get("encoder_weights")
+        t = meta["train_state"]
+        self.optimizer.load_state_dict(_optimizer_state(tensors, t["optimizer"]))
+        self.scheduler.load_state_dict(t["scheduler"])
+        self.epoch, self.step, self.step_in_epoch = t["epoch"], t["step"], t["step_in_epoch"]
+        self.best_val = t["best_val"] if t["best_val"] is not None else math.inf
+        if "rng/torch" in tensors:
+            torch.set_rng_state(tensors["rng/torch"])
+
+    def _meta(self, val_loss: float | None = None) -> dict:
+        return {
+            "training": {"recipe": self.cfg.to_dict(), "step": self.step, "epoch": self.epoch,
+                         "val_loss": val_loss, "world_size": self.dist.world, "device": self.device.type},
+            "data": self.data_provenance,
+        }
+
+    def save_last(self) -> Path:
+        tensors, opt_meta = _optimizer_tensors(self.optimizer)
+        tensors["rng/torch"] = torch.get_rng_state()
+        meta = self._meta()
+        meta["train_state"] = {
+            "epoch": self.epoch, "step": self.step, "step_in_epoch": self.step_in_epoch,
+            "best_val": None if math.isinf(self.best_val) else self.best_val,
+            "scheduler": self.scheduler.state_dict(), "optimizer": opt_meta,
+        }
+        return self._write(self.ckpt_dir / "last.safetensors", meta, tensors)
+
+    def _write(self, path: Path, meta: dict, tensors: dict | None = None) -> Path:
+        try:
+            return save_checkpoint(path, self.model, meta=meta, extra_tensors=tensors)
+        except OSError as e:
+            last = self.ckpt_dir / "last.safetensors"
+            keep = f"; the last good checkpoint is {last}" if last.exists() else ""
+            raise CheckpointWriteError(f"cannot write checkpoint {path}: {e.strerror or e}{keep}") from None
+
+    # -- metrics -----------------------------------------------------------------------------
+    def _log(self, row: dict) -> None:
+        if not self.dist.main:
+            return
+        with open(self.run_dir / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(row) + "\n")
+        if self.tb is not None:
+            for k, v in row.items():
+                if k not in ("step", "epoch") and isinstance(v, (int, float)):
+                    self.tb.add_scalar(k, v, row["step"])
+
+    def _trim_metrics(self) -> None:
+        """After a resume, drop rows logged after the checkpoint we resumed from."""
+        path = self.run_dir / "metrics.jsonl"
+        if not path.exists():
+            return
+        rows = [ln for ln in path.read_text().splitlines() if ln.strip()]
+        keep = []
+        for ln in rows:
+            try:
+                if json.loads(ln)["step"] <= self.step:
+                    keep.append(ln)
+            except (ValueError, KeyError):
+                pass  # a line cut short by a kill
+        path.write_text("".join(ln + "\n" for ln in keep))
+
+    # -- evaluation ----------------------------------------------------------------------------
+    def _val_batches(self, limit: int):
+        n = min(len(self.val_src), limit)
+        c = (self.val_src.stored - self.cfg.size) // 2
+        idx = list(range(n))
+        lists = [idx[i:i + self.local_batch * 2] for i in range(0, n, self.local_batch * 2)]
+        for kept, u8 in self.val_src.batches(lists):
+            if u8 is None:
+                continue
+            k = len(kept)
+            z = torch.full((k,), c, dtype=torch.long)
+            rgb = augment(u8, z, z, torch.zeros(k, dtype=torch.bool), self.cfg.size)
+            yield rgb.to(self.device, non_blocking=True)
+
+    @torch.no_grad()
+    def validate(self) -> float | None:
+        if self.val_src is None or len(self.val_src) == 0:
+            return None
+        self.model.eval()
+        total, count = 0.0, 0
+        for rgb in self._val_batches(self.cfg.val_max):
+            L, ab = lab_batch(rgb)
+            with self._autocast():
+                pred = self.model(self._layout(L))
+            total += ab_loss(self.model, pred, ab).item() * len(rgb)
+            count += len(rgb)
+        self.model.train()
+        return total / max(count, 1)
+
+    @torch.no_grad()
+    def sample_sheet(self) -> Path | None:
+        if self.val_src is None or len(self.val_src) == 0 or self.cfg.samples <= 0:
+            return None
+        self.model.eval()
+        rows = []
+        for rgb in self._val_batches(self.cfg.samples):
+            L, _ = lab_batch(rgb)
+            with self._autocast():
+                pred = self.model(self._layout(L)).float()
+            zeros = torch.zeros_like(pred)
+            gray = lab_to_rgb(torch.cat([L, zeros], 1))
+            color = lab_to_rgb(torch.cat([L, pred], 1))
+            for g, p, o in zip(gray, color, rgb):
+                rows.append(triptych(*[pil_from_rgb(t.permute(1, 2, 0).float().cpu().numpy()) for t in (g, p, o)]))
+            break
+        self.model.train()
+        path = self.run_dir / "samples" / f"epoch_{self.epoch:03d}.png"
+        save_image(contact_sheet(rows), path)
+        return path
+
+    def _autocast(self):
+        if self.device.type == "cuda" and self.cfg.amp:
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return nullcontext()
+
+    def _layout(self, x: torch.Tensor) -> torch.Tensor:
+        if self.device.type == "cuda" and self.cfg.channels_last:
+            return x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    # -- the loop ------------------------------------------------------------------------------
+    def _set_freeze(self) -> None:
+        frozen = self.epoch < self.cfg.freeze_encoder_epochs
+        if frozen == self._frozen:
+            return
+        self._frozen = frozen
+        for p in self.model.encoder.parameters():
+            p.requires_grad_(not frozen)
+        model = self.model
+        if self.cfg.compile:
+            model = torch.compile(model)
+        if self.dist.enabled:  # DDP must be rebuilt when the set of trained parameters changes
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            model = DDP(model, device_ids=[self.dist.local_rank] if self.device.type == "cuda" else None)
+        self._wrapped = model
+
+    def fit(self) -> Path:
+        cfg = self.cfg
+        if self.dist.main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            (self.run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+            self._trim_metrics()
+        self.tb = _tensorboard(self.run_dir / "tb") if self.dist.main else None
+        total_steps = cfg.epochs * self.steps_per_epoch
+        if cfg.max_steps:
+            total_steps = min(total_steps, cfg.max_steps)
+        from tqdm import tqdm
+
+        bar = tqdm(total=total_steps, initial=self.step, unit="step", dynamic_ncols=True,
+                   disable=not (cfg.progress and self.dist.main))
+        self.model.train()
+        stopped = False
+        with _StopFlag() as stop:
+            while self.epoch < cfg.epochs and self.step < total_steps and not stopped:
+                self._set_freeze()
+                stopped = self._run_epoch(bar, stop, total_steps)
+        bar.close()
+        if self.tb is not None:
+            self.tb.close()
+        if self.dist.enabled:
+            import torch.distributed as dist
+
+            dist.barrier()
+            dist.destroy_process_group()
+        return self.run_dir
+
+    def _run_epoch(self, bar, stop, total_steps: int) -> bool:
+        cfg = self.cfg
+        B, b, r = cfg.batch_size, self.local_batch, self.dist.rank
+        plan = EpochPlan.make(len(self.train_src), self.train_src.stored, cfg.size, cfg.seed, self.epoch)
+        first = self.step_in_epoch
+        last = min(self.steps_per_epoch, first + total_steps - self.step)
+        positions = [torch.arange(s * B + r * b, s * B + (r + 1) * b) for s in range(first, last)]
+        index_lists = [plan.order[p].tolist() for p in positions]
+        window_loss, window_n, t0 = 0.0, 0, time.perf_counter()
+        for pos, (kept, u8) in zip(positions, self.train_src.batches(index_lists)):
+            if u8 is not None:
+                p = pos[kept]
+                rgb = augment(u8, plan.top[p], plan.left[p], plan.flip[p], cfg.size)
+                rgb = rgb.to(self.device, non_blocking=True)
+                L, ab = lab_batch(rgb)
+                with self._autocast():
+                    pred = self._wrapped(self._layout(L))
+                loss = ab_loss(self.model, pred, ab)
+                if not torch.isfinite(loss):
+                    last_ckpt = self.ckpt_dir / "last.safetensors"
+                    where = f"last good checkpoint: {last_ckpt}" if last_ckpt.exists() else "no checkpoint was saved yet"
+                    raise NonFiniteLossError(
+                        f"loss became {loss.item()} at step {self.step + 1} (epoch {self.epoch + 1}); "
+                        f"training stopped; {where}"
+                    )
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                self.optimizer.step()
+                window_loss += loss.item() * len(kept)
+                window_n += len(kept)
+            self.step += 1
+            self.step_in_epoch += 1
+            bar.update(1)
+            if self.step % cfg.log_every == 0 and window_n:
+                dt = time.perf_counter() - t0
+                ips = window_n * self.dist.world / dt
+                row = {"step": self.step, "epoch": self.epoch + self.step_in_epoch / self.steps_per_epoch,
+                       "lr": self.optimizer.param_groups[0]["lr"], "train_loss": window_loss / window_n,
+                       "images_per_s": ips}
+                self._log(row)
+                bar.set_postfix(loss=f"{row['train_loss']:.5f}", img_s=f"{ips:.1f}")
+                window_loss, window_n, t0 = 0.0, 0, time.perf_counter()
+            if cfg.val_every and self.step % cfg.val_every == 0 and self.step_in_epoch < self.steps_per_epoch:
+                self._validate_and_keep_best()
+            if cfg.save_every and self.step % cfg.save_every == 0 and self.dist.main:
+                self.save_last()
+            if stop.requested:
+                if self.dist.main:
+                    path = self.save_last()
+                    print(f"\nstopped at step {self.step}; saved {path}; continue with --resume {self.run_dir}",
+                          file=sys.stderr)
+                return True
+        if self.step_in_epoch >= self.steps_per_epoch:
+            # end of the epoch: the scheduler counts epochs
+            self.epoch += 1
+            self.step_in_epoch = 0
+            self.scheduler.step()
+            self._validate_and_keep_best()
+            if self.dist.main:
+                self.sample_sheet()
+        if self.dist.main:
+            self.save_last()
+        return False
+
+    def _validate_and_keep_best(self) -> None:
+        if not self.dist.main:
+            if self.dist.enabled:
+                torch.distributed.barrier()
+            return
+        val = self.validate()
+        if val is not None:
+            self._log({"step": self.step, "epoch": self.epoch + self.step_in_epoch / self.steps_per_epoch,
+                       "lr": self.optimizer.param_groups[0]["lr"], "val_loss": val})
+            if val < self.best_val:
+                self.best_val = val
+                self._write(self.ckpt_dir / "best.safetensors", self._meta(val_loss=val))
+        if self.dist.enabled:
+            torch.distributed.barrier()
+
+
+def _tensorboard(path: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except Exception:  # tensorboard not installed: metrics.jsonl is the record
+        return None
+    return SummaryWriter(str(path))
+
+
+def train(cfg: TrainConfig) -> Path:
+    return Trainer(cfg).fit()
+
+
+def resume(run_dir: str | os.PathLike, **overrides) -> Path:
+    """Continue a run from ``RUN/checkpoints/last.safetensors`` with its saved config."""
+    from .config import apply_overrides
+
+    run_dir = Path(run_dir)
+    cfg_path = run_dir / "config.json"
+    if not cfg_path.is_file():
+        raise FileNotFoundError(f"{run_dir}: not a run folder (no config.json)")
+    cfg = TrainConfig.from_dict(json.loads(cfg_path.read_text()))
+    cfg = apply_overrides(cfg, out=str(run_dir), **overrides)
+    return Trainer(cfg, resume=True).fit()
