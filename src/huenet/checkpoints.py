@@ -164,7 +164,7 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> t
     scaling = meta.get("color_scaling")
     if scaling:
         model.scaling = LabScaling(**scaling)
-    state = {k: v.float() if v.is_floating_point() else v for k, v in tensors.items() if not k.startswith("optim/")}
+    state = {k: v.float() if v.is_floating_point() else v for k, v in tensors.items() if "/" not in k}  # "optim/...", "rng/..." are training state
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as e:

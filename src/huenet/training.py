@@ -257,7 +257,7 @@ class Trainer:
             self.model, _ = load_model(cfg.init_from)
         else:
             self.model = create_model(cfg.model, cfg.model_config)
-            if cfg.encoder_weights and not resume:
+            if cfg.encoder_weights and cfg.encoder_weights.lower() != "none" and not resume:
                 self.model.load_encoder_weights(cfg.encoder_weights)
         self.model.to(self.device)
         if self.device.type == "cuda" and cfg.channels_last:
@@ -424,6 +424,8 @@ class Trainer:
         cfg = self.cfg
         if self.dist.main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
+            for stale in self.ckpt_dir.glob(".*.tmp"):  # left by a run killed mid-write
+                stale.unlink(missing_ok=True)
             (self.run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
             self._trim_metrics()
         self.tb = _tensorboard(self.run_dir / "tb") if self.dist.main else None

@@ -1,0 +1,209 @@
+"""Training on real photos: the loss falls, the schedule halves, runs resume exactly and survive kills."""
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from huenet.checkpoints import load_model, read_checkpoint
+from huenet.config import TrainConfig, load_recipe
+from huenet.data import prepare_pack
+from huenet.training import NonFiniteLossError, Trainer, resume, train
+
+from conftest import DATA, HED_FILE, REPO, run_cli
+
+SMALL = {"encoder": "vgg16", "width": 0.125}
+
+
+@pytest.fixture(scope="module")
+def pack(tmp_path_factory):
+    """64 real training photos (flowers + ImageNet samples) and 16 validation photos, 72 px."""
+    root = tmp_path_factory.mktemp("photos")
+    for sub, n in [("flowers/train/roses", 24), ("flowers/train/sunflowers", 24), ("imagenet-samples", 16)]:
+        (root / "train").mkdir(exist_ok=True)
+        for p in sorted((DATA / sub).glob("*.jpg"))[:n]:
+            shutil.copy(p, root / "train" / p.name)
+    (root / "val").mkdir()
+    for p in sorted((DATA / "flowers" / "val").rglob("*.jpg"))[::24][:16]:
+        shutil.copy(p, root / "val" / p.name)
+    out = tmp_path_factory.mktemp("pack") / "p"
+    report = prepare_pack([root], out, size=72, workers=2, progress=False)
+    assert report.counts["train"] >= 60 and report.counts["val"] >= 14
+    return out
+
+
+def small_cfg(pack, out, **kw) -> TrainConfig:
+    base = dict(data=str(pack), out=str(out), model_config=SMALL, batch_size=8, size=64, epochs=2,
+                log_every=1, samples=2, progress=False, device="cpu", workers=0)
+    return TrainConfig(**{**base, **kw})
+
+
+def metrics(run) -> list[dict]:
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_real_training_lowers_validation_loss(pack, tmp_path):
+    cfg = small_cfg(pack, tmp_path / "run", model_config={"encoder": "vgg16", "stem_init": "gray"},
+                    encoder_weights=f"hed:{HED_FILE}", epochs=3, lr=3e-4, lr_halving_epochs=0)
+    trainer = Trainer(cfg)
+    before = trainer.validate()
+    run = trainer.fit()
+    vals = [r["val_loss"] for r in metrics(run) if "val_loss" in r]
+    assert len(vals) == 3 and min(vals) < before * 0.97, (before, vals)
+    files = {p.relative_to(run).as_posix() for p in run.rglob("*") if p.is_file()}
+    assert {"config.json", "metrics.jsonl", "checkpoints/last.safetensors", "checkpoints/last.json",
+            "checkpoints/best.safetensors", "checkpoints/best.json", "samples/epoch_003.png"} <= files
+    best, meta = load_model(run / "checkpoints" / "best.safetensors")
+    assert meta["training"]["recipe"]["lr"] == 3e-4 and meta["encoder_weights"]["source"] == "hed"
+    assert meta["data"]["counts"]["train"] >= 60
+    train_rows = [r for r in metrics(run) if "train_loss" in r]
+    assert all(r["images_per_s"] > 0 for r in train_rows)
+
+
+def test_learning_rate_halves_every_three_epochs(pack, tmp_path):
+    # 64 photos, batch 32 -> 2 steps an epoch; 7 epochs
+    run = train(small_cfg(pack, tmp_path / "run", batch_size=32, epochs=7, samples=0, val_max=8))
+    lr_by_epoch = {int(r["epoch"] - 1e-9): r["lr"] for r in metrics(run) if "train_loss" in r}
+    assert [lr_by_epoch[e] for e in range(7)] == [1e-4] * 3 + [5e-5] * 3 + [2.5e-5]
+    state = read_checkpoint(run / "checkpoints" / "last.safetensors")[1]["train_state"]
+    assert state["scheduler"]["last_epoch"] == 7 and state["epoch"] == 7
+
+
+def _weights(run):
+    tensors, meta = read_checkpoint(run / "checkpoints" / "last.safetensors")
+    return tensors, meta["train_state"]
+
+
+def test_resume_equals_straight(pack, tmp_path):
+    # 8 steps an epoch: stop at step 5 (mid-epoch), resume to 12 (crossing an epoch boundary)
+    straight = train(small_cfg(pack, tmp_path / "a", max_steps=12, deterministic=True))
+    half = train(small_cfg(pack, tmp_path / "b", max_steps=5, deterministic=True))
+    assert _weights(half)[1]["step"] == 5 and _weights(half)[1]["step_in_epoch"] == 5
+    resumed = resume(half, max_steps=12)
+    (ta, sa), (tb, sb) = _weights(straight), _weights(resumed)
+    assert sa["step"] == sb["step"] == 12 and sa["epoch"] == sb["epoch"] == 1
+    assert set(ta) == set(tb)
+    for k in ta:
+        if k != "rng/torch":
+            assert torch.equal(ta[k], tb[k]), k
+    # the resumed run's log holds each step once
+    steps = [r["step"] for r in metrics(resumed) if "train_loss" in r]
+    assert steps == sorted(set(steps)) and steps[-1] == 12
+
+
+def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(pack, tmp_path):
+    cfg = small_cfg(pack, tmp_path / "run", lr=1e12, save_every=1, samples=0)
+    with pytest.raises(NonFiniteLossError, match=r"at step \d+ .*last good checkpoint") as info:
+        train(cfg)
+    failed_step = int(str(info.value).split("at step ")[1].split()[0])
+    tensors, state = _weights(tmp_path / "run")
+    assert state["step"] == failed_step - 1
+    load_model(tmp_path / "run" / "checkpoints" / "last.safetensors")  # still loads
+
+
+def _train_cmd(pack, out, steps):
+    return [sys.executable, "-m", "huenet.cli", "train", "--data", str(pack), "--out", str(out),
+            "--encoder", "vgg16", "--batch-size", "8", "--size", "64", "--epochs", "10", "--max-steps", str(steps),
+            "--save-every", "1", "--device", "cpu", "--deterministic"]
+
+
+def _small_recipe(tmp_path):
+    recipe = tmp_path / "small.toml"
+    recipe.write_text('[model]\nencoder = "vgg16"\nwidth = 0.125\n[train]\nsamples = 0\nprogress = false\nlog_every = 1\n')
+    return recipe
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_moments_then_resume_matches_straight(pack, tmp_path):
+    recipe = _small_recipe(tmp_path)
+    steps = 40
+    straight = tmp_path / "straight"
+    t0 = time.time()
+    subprocess.run(_train_cmd(pack, straight, steps) + ["--config", str(recipe)], check=True, capture_output=True)
+    duration = time.time() - t0
+    run = tmp_path / "killed"
+    rng = random.Random(0)
+    cmd = _train_cmd(pack, run, steps) + ["--config", str(recipe)]
+    kills = 0
+    while True:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            proc.wait(timeout=rng.uniform(0.3, 0.8) * duration)
+            break  # finished before the kill
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            kills += 1
+        ckpt = run / "checkpoints" / "last.safetensors"
+        if ckpt.exists():  # every checkpoint on disk is complete and loadable
+            read_checkpoint(ckpt)
+            load_model(ckpt)
+            cmd = [sys.executable, "-m", "huenet.cli", "train", "--resume", str(run)]
+    assert proc.returncode == 0 and kills >= 3
+    assert not list((run / "checkpoints").glob(".*.tmp"))  # half-written files of killed runs are cleared
+    (ta, sa), (tb, sb) = _weights(straight), _weights(run)
+    assert sa["step"] == sb["step"] == steps
+    for k in ta:
+        if k != "rng/torch":
+            assert torch.equal(ta[k], tb[k]), k
+
+
+@pytest.mark.slow
+def test_ctrl_c_saves_and_exits_cleanly(pack, tmp_path):
+    run = tmp_path / "run"
+    proc = subprocess.Popen(_train_cmd(pack, run, 200) + ["--config", str(_small_recipe(tmp_path))],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (run / "checkpoints" / "last.json").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "stopped at step" in err and "--resume" in err
+    step = json.loads((run / "checkpoints" / "last.json").read_text())["train_state"]["step"]
+    assert 1 <= step < 200
+
+
+@pytest.mark.slow
+def test_ddp_two_processes_match_single_process(pack, tmp_path):
+    recipe = _small_recipe(tmp_path)
+    common = ["--data", str(pack), "--encoder", "vgg16", "--batch-size", "8", "--size", "64", "--epochs", "1",
+              "--max-steps", "4", "--device", "cpu", "--config", str(recipe)]
+    single = tmp_path / "single"
+    r = run_cli("train", "--out", single, *common)
+    assert r.returncode == 0, r.stderr
+    ddp = tmp_path / "ddp"
+    r = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         "-m", "huenet.cli", "train", "--out", str(ddp), *common],
+        capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    (ta, sa), (tb, sb) = _weights(single), _weights(ddp)
+    assert sa["step"] == sb["step"] == 4
+    meta = read_checkpoint(ddp / "checkpoints" / "last.safetensors")[1]
+    assert meta["training"]["world_size"] == 2
+    for k in ta:
+        if not k.startswith(("rng/", "optim/")):
+            scale = ta[k].abs().max().clamp(min=1e-3)
+            assert (ta[k] - tb[k]).abs().max() / scale < 1e-4, k
+    assert len([ln for ln in (ddp / "metrics.jsonl").read_text().splitlines() if "train_loss" in ln]) == 4
+
+
+def test_recipes_parse_and_cli_overrides_them(tmp_path):
+    for name in ("flowers", "lamem"):
+        cfg = load_recipe(REPO / "configs" / f"{name}.toml")
+        assert cfg.lr == 1e-4 and cfg.lr_halving_epochs == 3 and cfg.batch_size == 16 and cfg.size == 128
+        assert cfg.model == "vgg_fusion" and cfg.model_config["encoder"] == "vgg19"
+        assert cfg.epochs == 25 and cfg.betas == (0.9, 0.999)
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[train]\nlearning_rate = 1\n")
+    with pytest.raises(ValueError, match="learning_rate"):
+        load_recipe(bad)
