@@ -44,6 +44,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     lr_halving_epochs: int = 3  # lr *= 0.5 every this many epochs (0 = constant)
     freeze_encoder_epochs: int = 0  # train only the decoder for the first K epochs
+    freeze_through: str | None = None  # keep encoder layers up to this one (e.g. "pool3") frozen throughout
     max_steps: int = 0  # stop after this many optimizer steps in all (0 = no limit)
     # run
     out: str = "runs/run"

@@ -268,7 +268,7 @@ class Trainer:
         self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=step_size, gamma=0.5)
         self.epoch, self.step, self.step_in_epoch = 0, 0, 0
         self.best_val = math.inf
-        self._frozen: bool | None = None
+        self._frozen: int | None = None  # how many encoder layers are frozen now
         self._wrapped: nn.Module = self.model
         if resume:
             self._load_last()
@@ -405,12 +405,21 @@ class Trainer:
 
     # -- the loop ------------------------------------------------------------------------------
     def _set_freeze(self) -> None:
-        frozen = self.epoch < self.cfg.freeze_encoder_epochs
+        names = self.model.encoder.layer_names
+        if self.epoch < self.cfg.freeze_encoder_epochs:
+            frozen = len(names)  # the whole encoder
+        elif self.cfg.freeze_through:
+            if self.cfg.freeze_through not in names:
+                raise ValueError(f"freeze_through: no encoder layer {self.cfg.freeze_through!r} (have {names})")
+            frozen = names.index(self.cfg.freeze_through) + 1
+        else:
+            frozen = 0
         if frozen == self._frozen:
             return
         self._frozen = frozen
-        for p in self.model.encoder.parameters():
-            p.requires_grad_(not frozen)
+        for i, layer in enumerate(self.model.encoder.features):
+            for p in layer.parameters():
+                p.requires_grad_(i >= frozen)
         model = self.model
         if self.cfg.compile:
             model = torch.compile(model)
