@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from . import __version__
 
@@ -102,6 +103,72 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .colorize import Colorizer
+    from .evaluate import evaluate, format_table, mean_ab_of_pack, write_outputs
+
+    colorizer = Colorizer.load(args.model, size=args.size, device=args.device, backend=args.backend)
+    mean_ab = mean_ab_of_pack(args.train_pack) if args.train_pack else None
+    summaries = []
+    for protocol in args.protocol:
+        ev, extremes = evaluate(colorizer, args.data, protocol=protocol, mean_ab=mean_ab, max_pixels=args.max_pixels)
+        if not ev.rows:
+            print(f"huenet evaluate: error: no photo could be read from {' '.join(args.data)}", file=sys.stderr)
+            return 2
+        out = Path(args.out) / protocol if len(args.protocol) > 1 else Path(args.out)
+        name = str(args.model or "shipped weights")
+        summaries.append(write_outputs(ev, extremes, out, model_name=name))
+        print(format_table(summaries[-1]))
+        print(f"wrote {out}/metrics.csv, summary.json, report.md")
+    return 0
+
+
+def cmd_figures(args: argparse.Namespace) -> int:
+    from . import figures
+
+    if args.kind == "loss":
+        print(figures.loss_curve(args.inputs[0], args.output))
+        return 0
+    from .colorize import Colorizer, gray_input
+    from .images import load_photo, pil_from_rgb
+
+    colorizer = Colorizer.load(args.model, size=args.size, device=args.device)
+    if args.kind == "lab-split":
+        photo = load_photo(args.inputs[0])
+        original = pil_from_rgb(photo.rgb)
+        pred = colorizer.colorize_photos([photo])[0]
+        print(figures.lab_split(original, pred, args.output, title=Path(args.inputs[0]).name))
+        return 0
+    from .images import find_images
+
+    found, problems = find_images(args.inputs)
+    for p in problems:
+        print(f"skipped {p}", file=sys.stderr)
+    rows = []
+    for f in found[: args.limit]:
+        photo = load_photo(f.path)
+        pred = colorizer.colorize_photos([photo])[0]
+        original = None if args.no_truth else pil_from_rgb(photo.rgb)
+        rows.append(figures.triptych(gray_input(photo), pred, original, height=args.height, caption=f.path.name))
+    if not rows:
+        print("huenet figures: error: no photos", file=sys.stderr)
+        return 2
+    print(figures.save_figure(figures.contact_sheet(rows), args.output))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        from .web.app import ServerSettings, serve
+    except ImportError as e:
+        print(f"huenet serve needs the web extra: pip install 'huenet[serve]' ({e})", file=sys.stderr)
+        return 2
+    settings = ServerSettings(max_upload_bytes=int(args.max_upload_mb * 1e6), max_pixels=args.max_pixels,
+                              workers=args.workers, queue=args.queue)
+    serve(args.model, host=args.host, port=args.port, device=args.device, size=args.size, settings=settings)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="huenet", description="Automatic photo colorization (L -> ab).")
     parser.add_argument("--version", action="version", version=f"huenet {__version__}")
@@ -165,6 +232,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", help="run folder (holds metrics.jsonl)")
     p.add_argument("-o", "--output", default=None, help="PNG path (default RUN/loss.png)")
     p.set_defaults(func=cmd_plot)
+
+    p = sub.add_parser("evaluate", help="score a model against the originals, with gray and mean-ab baselines")
+    p.add_argument("data", nargs="+", help="photo folders or files (the originals)")
+    _add_model_args(p)
+    p.add_argument("--protocol", nargs="+", choices=["full", "256"], default=["full"],
+                   help="full: original resolution; 256: resized to 256x256 first (both: one folder each)")
+    p.add_argument("--train-pack", help="training pack: adds the mean-ab baseline")
+    p.add_argument("--out", default="eval", help="folder for metrics.csv, summary.json, report.md")
+    p.add_argument("--max-pixels", type=int, default=100_000_000)
+    p.add_argument("--backend", choices=["torch", "onnxruntime"], default="torch")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("figures", help="loss curve, Lab split, triptychs / contact sheet (PNG)")
+    p.add_argument("kind", choices=["loss", "lab-split", "triptych"])
+    p.add_argument("inputs", nargs="+", help="loss: a run folder; lab-split: one photo; triptych: photos/folders")
+    p.add_argument("-o", "--output", required=True, help="PNG to write")
+    _add_model_args(p)
+    p.add_argument("--no-truth", action="store_true", help="real black-and-white photos: Input | Predicted only")
+    p.add_argument("--limit", type=int, default=8, help="triptych: at most this many photos")
+    p.add_argument("--height", type=int, default=256, help="triptych: row height in pixels")
+    p.set_defaults(func=cmd_figures)
+
+    p = sub.add_parser("serve", help="web page and HTTP API (needs huenet[serve])")
+    _add_model_args(p)
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: this machine only)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1, help="photos colorized at the same time")
+    p.add_argument("--queue", type=int, default=8, help="requests that may wait; beyond that: 503")
+    p.add_argument("--max-upload-mb", type=float, default=25.0)
+    p.add_argument("--max-pixels", type=int, default=50_000_000)
+    p.set_defaults(func=cmd_serve)
 
     return parser
 

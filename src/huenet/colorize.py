@@ -105,23 +105,24 @@ class Colorizer:
         return self.model(L)
 
     @torch.inference_mode()
-    def predict_ab(self, L: torch.Tensor) -> torch.Tensor:
-        """``N x 1 x H x W`` L in [0, 100] (any size) -> ``N x 2 x H x W`` ab at the same size."""
+    def predict_ab(self, L: torch.Tensor, size: int | None = None) -> torch.Tensor:
+        """``N x 1 x H x W`` L in [0, 100] (any size) -> ``N x 2 x H x W`` ab at the same size.
+        ``size`` overrides the working size for this call."""
         h, w = L.shape[-2:]
-        wh, ww = working_size(h, w, self.size)
+        wh, ww = working_size(h, w, size or self.size)
         small = F.interpolate(L, size=(wh, ww), mode="bilinear", align_corners=False, antialias=True)
         ab = self._runner(small.to(self.device))
         return F.interpolate(ab.to(L.device), size=(h, w), mode="bilinear", align_corners=False)
 
     @torch.inference_mode()
-    def colorize_rgb(self, rgb: torch.Tensor) -> torch.Tensor:
+    def colorize_rgb(self, rgb: torch.Tensor, size: int | None = None) -> torch.Tensor:
         """``N x 3 x H x W`` RGB in [0, 1] -> colorized RGB in [0, 1], same size and lightness."""
         rgb = rgb.to(self.device, torch.float32)
         L = rgb_to_lab(rgb)[:, :1]
-        return lab_to_rgb(torch.cat([L, self.predict_ab(L)], dim=1))
+        return lab_to_rgb(torch.cat([L, self.predict_ab(L, size)], dim=1))
 
     # -- photos --------------------------------------------------------------------------------
-    def colorize_photos(self, photos: Sequence[Photo], batch_size: int = 8) -> list[Image.Image]:
+    def colorize_photos(self, photos: Sequence[Photo], batch_size: int = 8, size: int | None = None) -> list[Image.Image]:
         """Colorize decoded photos; photos of the same size share network batches."""
         results: list[Image.Image | None] = [None] * len(photos)
         groups: dict[tuple[int, int], list[int]] = defaultdict(list)
@@ -131,7 +132,7 @@ class Colorizer:
             for start in range(0, len(idx), batch_size):
                 chunk = idx[start:start + batch_size]
                 rgb = torch.from_numpy(np.stack([photos[i].rgb for i in chunk])).permute(0, 3, 1, 2)
-                out = self.colorize_rgb(rgb).permute(0, 2, 3, 1).cpu().numpy()
+                out = self.colorize_rgb(rgb, size).permute(0, 2, 3, 1).cpu().numpy()
                 for j, i in enumerate(chunk):
                     results[i] = pil_from_rgb(out[j], photos[i].alpha)
         return results  # type: ignore[return-value]

@@ -31,12 +31,17 @@ IMAGE_EXTENSIONS = frozenset(
 
 
 class ImageLoadError(Exception):
-    """A photo that cannot be used; ``str()`` is one line: ``<file>: <reason>``."""
+    """A photo that cannot be used; ``str()`` is one line: ``<file>: <reason>``.
 
-    def __init__(self, source: str, reason: str):
+    ``kind`` sorts the reasons for callers that answer differently (the HTTP API): ``not_image``,
+    ``corrupt``, ``too_large``, ``unreadable`` (missing file, folder, permissions).
+    """
+
+    def __init__(self, source: str, reason: str, kind: str = "corrupt"):
         super().__init__(f"{source}: {reason}")
         self.source = source
         self.reason = reason
+        self.kind = kind
 
 
 @dataclass
@@ -73,13 +78,13 @@ def open_image(
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if path.is_dir():
-            raise ImageLoadError(name, "is a directory, not an image file")
+            raise ImageLoadError(name, "is a directory, not an image file", "unreadable")
         if not path.exists():
-            raise ImageLoadError(name, "no such file")
+            raise ImageLoadError(name, "no such file", "unreadable")
         if not os.access(path, os.R_OK):
-            raise ImageLoadError(name, "permission denied")
+            raise ImageLoadError(name, "permission denied", "unreadable")
         if path.stat().st_size == 0:
-            raise ImageLoadError(name, "empty file (0 bytes)")
+            raise ImageLoadError(name, "empty file (0 bytes)", "not_image")
     try:
         with warnings.catch_warnings():
             # Our own pixel limit below replaces Pillow's warning.
@@ -88,7 +93,7 @@ def open_image(
             w, h = img.size
             if w * h > max_pixels:
                 raise ImageLoadError(
-                    name, f"{w}x{h} pixels exceeds the limit of {max_pixels:,} pixels (max_pixels)"
+                    name, f"{w}x{h} pixels exceeds the limit of {max_pixels:,} pixels (max_pixels)", "too_large"
                 )
             if w < 1 or h < 1:
                 raise ImageLoadError(name, f"invalid size {w}x{h}")
@@ -98,11 +103,11 @@ def open_image(
     except ImageLoadError:
         raise
     except Image.DecompressionBombError as e:
-        raise ImageLoadError(name, f"too many pixels ({e})") from None
+        raise ImageLoadError(name, f"too many pixels ({e})", "too_large") from None
     except UnidentifiedImageError:
-        raise ImageLoadError(name, "not an image Pillow can read (unknown or corrupt format)") from None
+        raise ImageLoadError(name, "not an image Pillow can read (unknown or corrupt format)", "not_image") from None
     except PermissionError:
-        raise ImageLoadError(name, "permission denied") from None
+        raise ImageLoadError(name, "permission denied", "unreadable") from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, struct.error) as e:
         reason = str(e) or type(e).__name__
         raise ImageLoadError(name, f"corrupt or truncated image ({reason})") from None

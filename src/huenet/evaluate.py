@@ -1,0 +1,213 @@
+"""``huenet evaluate``: colorize photos from their L channel and score them against the originals,
+beside baselines computed by the same code (``gray``: ab = 0; ``mean-ab``: the training set's mean
+ab everywhere). A model is only interesting by its distance to those rows.
+
+Protocols: ``full`` scores at each photo's original resolution; ``256`` first resizes every photo
+to 256 x 256 (bicubic), as DDColor and ColorFormer report on ImageNet.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .color import lab_to_rgb, rgb_to_lab
+from .colorize import Colorizer
+from .images import DEFAULT_MAX_PIXELS, ImageLoadError, find_images, load_photo
+from .metrics import RebalancedAuC, ab_errors, ab_rmse, auc, colorfulness, psnr, ssim
+
+PROTOCOLS = {"full": "original resolution", "256": "resized to 256x256 (bicubic)"}
+COLUMNS = ["psnr", "ssim", "ab_rmse", "auc", "auc_rebalanced", "cf", "dcf"]
+
+
+def _u8(rgb: torch.Tensor) -> np.ndarray:
+    """``3 x H x W`` float in [0, 1] -> ``H x W x 3`` uint8."""
+    return (rgb.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+
+
+def _lab(u8: np.ndarray) -> torch.Tensor:
+    return rgb_to_lab(torch.tensor(u8).permute(2, 0, 1).float().div(255)[None])[0]
+
+
+def mean_ab_of_pack(pack: str | os.PathLike, max_photos: int = 2000) -> tuple[float, float]:
+    """Mean a and b over the pixels of (up to ``max_photos`` evenly spaced) training photos."""
+    from .data import PackedPhotos
+
+    photos = PackedPhotos(pack, "train")
+    idx = np.linspace(0, len(photos) - 1, min(len(photos), max_photos)).astype(int)
+    total, count = torch.zeros(2, dtype=torch.float64), 0
+    for start in range(0, len(idx), 64):
+        rgb = photos.batch(idx[start:start + 64]).float().div(255)
+        ab = rgb_to_lab(rgb)[:, 1:]
+        total += ab.double().sum(dim=(0, 2, 3))
+        count += ab[:, 0].numel()
+    a, b = (total / count).tolist()
+    return a, b
+
+
+@dataclass
+class Evaluation:
+    protocol: str
+    size: int
+    rows: list[dict] = field(default_factory=list)  # one per (image, method)
+    skipped: list[str] = field(default_factory=list)
+    rebalanced: dict[str, RebalancedAuC] = field(default_factory=dict)
+    mean_ab: tuple[float, float] | None = None
+
+    def methods(self) -> list[str]:
+        seen = []
+        for r in self.rows:
+            if r["method"] not in seen:
+                seen.append(r["method"])
+        return seen
+
+    def summary(self) -> dict:
+        out = {"protocol": self.protocol, "protocol_description": PROTOCOLS[self.protocol],
+               "working_size": self.size, "images": len({r["image"] for r in self.rows}),
+               "skipped": len(self.skipped), "mean_ab_baseline": self.mean_ab, "methods": {}}
+        for m in self.methods():
+            rows = [r for r in self.rows if r["method"] == m]
+            s = {k: float(np.mean([r[k] for r in rows])) for k in ("psnr", "ssim", "ab_rmse", "auc")}
+            s["auc_rebalanced"] = self.rebalanced[m].value()
+            s["cf"] = float(np.mean([r["cf"] for r in rows]))
+            s["cf_gt"] = float(np.mean([r["cf_gt"] for r in rows]))
+            s["dcf"] = abs(s["cf"] - s["cf_gt"])
+            out["methods"][m] = s
+        return out
+
+
+def evaluate(
+    colorizer: Colorizer | None,
+    inputs: Sequence[str | os.PathLike],
+    protocol: str = "full",
+    mean_ab: tuple[float, float] | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    progress: bool | None = None,
+    keep_images: int = 3,
+    log=None,
+) -> tuple[Evaluation, dict]:
+    """Score ``colorizer`` (and the baselines) on every photo of ``inputs``.
+
+    Returns the evaluation and, for the report, the best and worst ``keep_images`` photos of the
+    model by AuC as (name, gray, predicted, original) images."""
+    from tqdm import tqdm
+
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; use one of {sorted(PROTOCOLS)}")
+    log = log or sys.stderr
+    found, problems = find_images(inputs)
+    ev = Evaluation(protocol, colorizer.size if colorizer else 0, skipped=list(problems), mean_ab=mean_ab)
+    scored: list[tuple[float, str, tuple]] = []
+    names = {}
+    for f in found:  # disambiguate equal file names from different folders
+        names[f.path] = f.relative.as_posix() if len(inputs) == 1 else f.path.as_posix()
+    bar = tqdm(found, unit="img", desc=f"evaluate ({protocol})",
+               disable=(not sys.stderr.isatty()) if progress is None else not progress)
+    for item in bar:
+        try:
+            photo = load_photo(item.path, max_pixels=max_pixels)
+        except ImageLoadError as e:
+            ev.skipped.append(str(e))
+            bar.write(f"skipped {e}", file=log)
+            continue
+        gt = np.clip(np.rint(photo.rgb * 255), 0, 255).astype(np.uint8)
+        if protocol == "256":
+            gt = np.asarray(Image.fromarray(gt).resize((256, 256), Image.BICUBIC))
+        gt_lab = _lab(gt)
+        L = gt_lab[:1]
+        gt_ab = gt_lab[1:].permute(1, 2, 0).numpy()
+        preds: dict[str, np.ndarray] = {}
+        if colorizer is not None:
+            preds["model"] = _u8(colorizer.colorize_rgb(torch.from_numpy(gt).permute(2, 0, 1)[None].float() / 255)[0])
+        zeros = torch.zeros(2, *L.shape[1:])
+        preds["gray"] = _u8(lab_to_rgb(torch.cat([L, zeros])))
+        if mean_ab is not None:
+            const = torch.tensor(mean_ab, dtype=torch.float32).view(2, 1, 1).expand_as(zeros)
+            preds["mean-ab"] = _u8(lab_to_rgb(torch.cat([L, const])))
+        cf_gt = colorfulness(gt)
+        for method, pred in preds.items():
+            pred_ab = _lab(pred)[1:].permute(1, 2, 0).numpy()
+            errors = ab_errors(pred_ab, gt_ab)
+            row = {"image": names[item.path], "method": method, "width": gt.shape[1], "height": gt.shape[0],
+                   "psnr": psnr(pred, gt), "ssim": ssim(pred, gt), "ab_rmse": ab_rmse(pred_ab, gt_ab),
+                   "auc": auc(errors), "cf": colorfulness(pred), "cf_gt": cf_gt}
+            ev.rows.append(row)
+            ev.rebalanced.setdefault(method, RebalancedAuC()).add(pred_ab, gt_ab)
+        if "model" in preds and keep_images:
+            model_auc = ev.rows[-len(preds)]["auc"]
+            scored.append((model_auc, names[item.path], (preds["gray"], preds["model"], gt)))
+            scored.sort(key=lambda s: s[0])
+            if len(scored) > 2 * keep_images:  # keep only the extremes in memory
+                scored = scored[:keep_images] + scored[-keep_images:]
+    bar.close()
+    worst = scored[:keep_images]
+    best = list(reversed(scored[-keep_images:])) if len(scored) > keep_images else []
+    return ev, {"best": best, "worst": worst}
+
+
+def format_table(summary: dict) -> str:
+    head = f"{'method':<10} {'PSNR':>7} {'SSIM':>7} {'abRMSE':>7} {'AuC':>7} {'AuC-rb':>7} {'CF':>7} {'dCF':>7}"
+    lines = [
+        f"protocol {summary['protocol']} ({summary['protocol_description']}), {summary['images']} images"
+        + (f", model working size {summary['working_size']}" if summary["working_size"] else "")
+        + (f", {summary['skipped']} skipped" if summary["skipped"] else ""),
+        head, "-" * len(head),
+    ]
+    for m, s in summary["methods"].items():
+        lines.append(f"{m:<10} {s['psnr']:7.2f} {s['ssim']:7.4f} {s['ab_rmse']:7.2f} {s['auc']:7.4f} "
+                     f"{s['auc_rebalanced']:7.4f} {s['cf']:7.2f} {s['dcf']:7.2f}")
+    any_method = next(iter(summary["methods"].values()), None)
+    if any_method:
+        lines.append(f"ground-truth colorfulness (CF): {any_method['cf_gt']:.2f}")
+    return "\n".join(lines)
+
+
+def markdown_table(summary: dict) -> str:
+    lines = ["| method | PSNR | SSIM | ab RMSE | AuC | AuC (rebalanced) | CF | dCF |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for m, s in summary["methods"].items():
+        lines.append(f"| {m} | {s['psnr']:.2f} | {s['ssim']:.4f} | {s['ab_rmse']:.2f} | {s['auc']:.4f} | "
+                     f"{s['auc_rebalanced']:.4f} | {s['cf']:.2f} | {s['dcf']:.2f} |")
+    return "\n".join(lines)
+
+
+def write_outputs(ev: Evaluation, extremes: dict, out: str | os.PathLike, model_name: str = "") -> dict:
+    """metrics.csv (per image and method), summary.json, report.md with best/worst triptychs."""
+    from .figures import contact_sheet, save_figure, triptych
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    summary = ev.summary()
+    fields = ["image", "method", "width", "height", "psnr", "ssim", "ab_rmse", "auc", "cf", "cf_gt"]
+    with open(out / "metrics.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields)
+        w.writeheader()
+        for r in ev.rows:
+            w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
+    (out / "summary.json").write_text(json.dumps({"model": model_name, **summary}, indent=2) + "\n")
+    md = [f"# Evaluation{': ' + model_name if model_name else ''}", "",
+          f"Protocol **{ev.protocol}** ({PROTOCOLS[ev.protocol]}), {summary['images']} images"
+          + (f", model working size {ev.size}" if ev.size else "") + ".", "", markdown_table(summary), "",
+          "PSNR and SSIM on 8-bit RGB; ab RMSE and AuC (thresholds 0..150, Zhang et al. 2016) in Lab; "
+          "AuC-rebalanced weights pixels by the inverse frequency of their true ab bin (10x10) in this set; "
+          "CF is Hasler-Suesstrunk colorfulness, dCF its distance to the ground truth's.", ""]
+    if ev.skipped:
+        md += ["Skipped:", ""] + [f"- {s}" for s in ev.skipped] + [""]
+    for kind in ("best", "worst"):
+        items = extremes.get(kind) or []
+        if not items:
+            continue
+        rows = [triptych(*(Image.fromarray(a) for a in ims), height=200, caption=f"{name}  AuC {score:.3f}")
+                for score, name, ims in items]
+        save_figure(contact_sheet(rows), out / f"{kind}.png")
+        md += [f"## {kind.capitalize()} {len(items)} by AuC", "", f"![{kind}]({kind}.png)", ""]
+    (out / "report.md").write_text("\n".join(md))
+    return summary

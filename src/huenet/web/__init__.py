@@ -1,0 +1,1 @@
+"""The web page and HTTP API (``pip install 'huenet[serve]'``)."""

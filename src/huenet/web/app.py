@@ -1,0 +1,201 @@
+"""``huenet serve``: a page for people and an HTTP API for programs (FastAPI).
+
+- ``GET /``                the page (plain HTML/CSS/JS shipped in the package, no build step)
+- ``POST /api/colorize``   multipart ``file`` (optional ``size``, ``format=png|jpeg``), or a raw
+                           ``image/*`` body; answers the colorized image at the input's resolution
+- ``GET /api/health``, ``GET /api/model``; OpenAPI docs at ``/docs``
+
+Requests are read into memory with a size cap and never written to disk (Starlette's own form
+parser spools uploads over 1 MB to temporary files, so the body is parsed here instead). Inference
+runs in worker threads, at most ``workers`` at a time; when ``workers + queue`` requests are
+already in hand the server answers 503 with Retry-After instead of piling up memory.
+Every error is JSON ``{"error": ..., "status": ...}`` without paths or stack traces.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from dataclasses import dataclass
+from email.parser import BytesParser
+from email.policy import HTTP
+from importlib import resources
+
+import anyio
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..colorize import Colorizer
+from ..images import ImageLoadError, load_photo
+
+log = logging.getLogger("huenet.web")
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    max_upload_bytes: int = 25 * 1000 * 1000  # 25 MB
+    max_pixels: int = 50_000_000  # decompression-bomb guard for uploads
+    workers: int = 1  # inference calls at a time
+    queue: int = 8  # requests allowed to wait beyond those running
+    retry_after_s: int = 2
+    min_size: int = 64
+    max_size: int = 1024
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, headers: dict | None = None):
+        self.status, self.message, self.headers = status, message, headers or {}
+
+
+def _error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse({"error": message, "status": status}, status_code=status, headers=headers)
+
+
+_IMAGE_ERRORS = {"not_image": 415, "too_large": 413, "corrupt": 422, "unreadable": 422}
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit + 64 * 1024:
+        raise ApiError(413, f"upload too large: {int(declared):,} bytes; the limit is {limit:,} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit + 64 * 1024:  # room for the multipart envelope
+            raise ApiError(413, f"upload too large; the limit is {limit:,} bytes")
+    return bytes(body)
+
+
+def _parse_upload(content_type: str, body: bytes) -> tuple[bytes, dict[str, str]]:
+    """(image bytes, other form fields) from a multipart form or a raw image body."""
+    if content_type.startswith("multipart/form-data"):
+        msg = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body)
+        if not msg.is_multipart():
+            raise ApiError(422, "malformed multipart body")
+        data, fields = None, {}
+        for part in msg.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            payload = part.get_payload(decode=True) or b""
+            if name == "file":
+                data = payload
+            elif name:
+                fields[name] = payload.decode("utf-8", "replace").strip()
+        if data is None:
+            raise ApiError(422, "no 'file' field in the form")
+        return data, fields
+    if content_type.startswith("image/") or content_type == "application/octet-stream":
+        return body, {}
+    raise ApiError(415, "send multipart/form-data with a 'file' field, or an image/* body")
+
+
+def create_app(colorizer: Colorizer, settings: ServerSettings = ServerSettings(), model_info: dict | None = None) -> FastAPI:
+    app = FastAPI(title="huenet", version="1", summary="Automatic photo colorization",
+                  description="Upload a photo; get it back colorized at its own resolution.")
+    limiter = anyio.CapacityLimiter(settings.workers)
+    state = {"in_hand": 0}
+    lock = asyncio.Lock()
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError):
+        return _error(exc.status, exc.message, exc.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException):
+        message = {404: "not found", 405: "method not allowed"}.get(exc.status_code, str(exc.detail))
+        return _error(exc.status_code, message, getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception):
+        log.error("internal error on %s: %s", request.url.path, type(exc).__name__)
+        return _error(500, "internal error while colorizing")
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def page():
+        return HTMLResponse(resources.files("huenet.web").joinpath("static/index.html").read_text())
+
+    @app.get("/api/health")
+    async def health():
+        return {"status": "ok", "in_hand": state["in_hand"], "workers": settings.workers}
+
+    @app.get("/api/model")
+    async def model():
+        return model_info or {}
+
+    @app.post(
+        "/api/colorize",
+        responses={200: {"content": {"image/png": {}, "image/jpeg": {}}}, 413: {}, 415: {}, 422: {}, 503: {}},
+        openapi_extra={"requestBody": {"required": True, "content": {
+            "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+                "file": {"type": "string", "format": "binary"},
+                "size": {"type": "integer", "description": "working size (short side the network sees)"},
+                "format": {"type": "string", "enum": ["png", "jpeg"]}}}},
+            "image/*": {"schema": {"type": "string", "format": "binary"}}}}},
+    )
+    async def colorize(request: Request):
+        async with lock:
+            if state["in_hand"] >= settings.workers + settings.queue:
+                raise ApiError(503, "busy: too many photos in progress; retry shortly",
+                               {"Retry-After": str(settings.retry_after_s)})
+            state["in_hand"] += 1
+        try:
+            body = await _read_body(request, settings.max_upload_bytes)
+            data, fields = _parse_upload(request.headers.get("content-type", ""), body)
+            if len(data) > settings.max_upload_bytes:
+                raise ApiError(413, f"upload too large; the limit is {settings.max_upload_bytes:,} bytes")
+            fmt = (fields.get("format") or request.query_params.get("format") or "png").lower()
+            if fmt == "jpg":
+                fmt = "jpeg"
+            if fmt not in ("png", "jpeg"):
+                raise ApiError(422, "format must be png or jpeg")
+            size_text = fields.get("size") or request.query_params.get("size")
+            size = colorizer.size
+            if size_text:
+                if not size_text.isdigit() or not settings.min_size <= int(size_text) <= settings.max_size:
+                    raise ApiError(422, f"size must be an integer from {settings.min_size} to {settings.max_size}")
+                size = int(size_text)
+            out = await anyio.to_thread.run_sync(_colorize_bytes, colorizer, data, size, fmt, settings.max_pixels,
+                                                 limiter=limiter)
+            return Response(out, media_type=f"image/{fmt}", headers={"Cache-Control": "no-store"})
+        finally:
+            async with lock:
+                state["in_hand"] -= 1
+
+    return app
+
+
+def _colorize_bytes(colorizer: Colorizer, data: bytes, size: int, fmt: str, max_pixels: int) -> bytes:
+    try:
+        photo = load_photo(data, max_pixels=max_pixels)
+    except ImageLoadError as e:
+        raise ApiError(_IMAGE_ERRORS.get(e.kind, 422), e.reason) from None
+    result = colorizer.colorize_photos([photo], size=size)[0]
+    buf = io.BytesIO()
+    if fmt == "jpeg":
+        result.convert("RGB").save(buf, "JPEG", quality=92)
+    else:
+        result.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def model_description(colorizer: Colorizer) -> dict:
+    meta = colorizer.meta
+    return {
+        "model": meta.get("model"),
+        "config": meta.get("config"),
+        "parameters": colorizer.model.num_parameters() if colorizer.model is not None else meta.get("parameters"),
+        "encoder_weights": meta.get("encoder_weights"),
+        "training": {k: v for k, v in (meta.get("training") or {}).items() if k != "recipe"},
+        "working_size": colorizer.size,
+        "backend": colorizer.backend,
+    }
+
+
+def serve(model: str | None = None, host: str = "127.0.0.1", port: int = 8000, device: str = "auto",
+          size: int = 256, settings: ServerSettings = ServerSettings()) -> None:
+    import uvicorn
+
+    colorizer = Colorizer.load(model, size=size, device=device)
+    app = create_app(colorizer, settings, model_description(colorizer))
+    uvicorn.run(app, host=host, port=port, log_level="info")

@@ -1,0 +1,191 @@
+"""The HTTP API (in-process) and the page (real Chromium against a real server)."""
+
+import asyncio
+import io
+import os
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+from skimage import color as skcolor
+
+from huenet.colorize import Colorizer
+from huenet.web.app import ServerSettings, create_app, model_description
+
+from conftest import DATA, REPO
+
+PHOTO = sorted((DATA / "bsds500" / "test").glob("*.jpg"))[7]
+
+
+@pytest.fixture(scope="module")
+def colorizer(small_checkpoint):
+    return Colorizer.load(small_checkpoint, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def client(colorizer):
+    app = create_app(colorizer, ServerSettings(max_upload_bytes=2_000_000, max_pixels=4_000_000),
+                     model_description(colorizer))
+    return TestClient(app, raise_server_exceptions=False)
+
+
+def bomb_png(width=100_000, height=100_000) -> bytes:
+    """A valid tiny PNG whose header declares width x height pixels."""
+    buf = io.BytesIO()
+    Image.new("L", (8, 8)).save(buf, "PNG")
+    data = bytearray(buf.getvalue())
+    ihdr = 8 + 8  # signature, then length + type of the IHDR chunk
+    data[ihdr:ihdr + 8] = struct.pack(">II", width, height)
+    data[ihdr + 13:ihdr + 17] = struct.pack(">I", zlib.crc32(bytes(data[12:ihdr + 13])))
+    return bytes(data)
+
+
+def assert_clean_error(r, status):
+    assert r.status_code == status, (r.status_code, r.text)
+    body = r.json()
+    assert body["status"] == status and body["error"]
+    assert "Traceback" not in r.text and "/work/" not in r.text and "/tmp/" not in r.text
+
+
+def test_round_trip_keeps_size_and_lightness(client):
+    r = client.post("/api/colorize", files={"file": (PHOTO.name, PHOTO.read_bytes(), "image/jpeg")})
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+    out, src = Image.open(io.BytesIO(r.content)), Image.open(PHOTO).convert("RGB")
+    assert out.size == src.size
+    dl = np.abs(skcolor.rgb2lab(np.asarray(out.convert("RGB")) / 255)[..., 0] - skcolor.rgb2lab(np.asarray(src) / 255)[..., 0])
+    assert dl.mean() < 0.3
+    r = client.post("/api/colorize", files={"file": ("x.jpg", PHOTO.read_bytes())}, data={"format": "jpeg", "size": "128"})
+    assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"
+    assert Image.open(io.BytesIO(r.content)).size == src.size
+    r = client.post("/api/colorize", content=PHOTO.read_bytes(), headers={"content-type": "image/jpeg"})
+    assert r.status_code == 200  # a raw image body works too
+
+
+def test_health_model_page_and_docs(client):
+    assert client.get("/api/health").json()["status"] == "ok"
+    info = client.get("/api/model").json()
+    assert info["model"] == "vgg_fusion" and info["parameters"] > 0
+    page = client.get("/")
+    assert page.status_code == 200 and 'type="file"' in page.text
+    assert client.get("/docs").status_code == 200
+    assert "/api/colorize" in client.get("/openapi.json").json()["paths"]
+
+
+def test_error_paths(client):
+    good = PHOTO.read_bytes()
+    big = np.random.default_rng(0).integers(0, 255, (1200, 1200, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(big).save(buf, "PNG")  # ~4.3 MB of noise
+    assert_clean_error(client.post("/api/colorize", files={"file": ("big.png", buf.getvalue())}), 413)
+    assert_clean_error(client.post("/api/colorize", files={"file": ("bomb.png", bomb_png())}), 413)
+    assert_clean_error(client.post("/api/colorize", files={"file": ("n.jpg", os.urandom(5000))}), 415)
+    assert_clean_error(client.post("/api/colorize", files={"file": ("page.png", b"<html><body>hi</body></html>")}), 415)
+    assert_clean_error(client.post("/api/colorize", files={"file": ("t.jpg", good[: len(good) // 3])}), 422)
+    assert_clean_error(client.post("/api/colorize", files={"file": ("e.jpg", b"")}), 415)
+    assert_clean_error(client.post("/api/colorize", files={"photo": ("a.jpg", good)}), 422)  # no "file" field
+    assert_clean_error(client.post("/api/colorize", data={"size": "256"}), 415)  # not multipart
+    assert_clean_error(client.post("/api/colorize", files={"file": ("x.jpg", good)}, data={"size": "99999"}), 422)
+    assert_clean_error(client.post("/api/colorize", files={"file": ("x.jpg", good)}, data={"format": "gif"}), 422)
+    assert_clean_error(client.post("/api/colorize", content=b"hello", headers={"content-type": "text/plain"}), 415)
+    assert_clean_error(client.get("/api/colorize"), 405)
+    assert_clean_error(client.get("/nope"), 404)
+    assert client.get("/api/health").json()["status"] == "ok"  # still healthy
+
+
+def test_uploads_never_touch_disk(client, tmp_path, monkeypatch):
+    spool = tmp_path / "tmp"
+    spool.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spool))  # where any spooled upload would land
+    img = Image.open(PHOTO).resize((1400, 930))
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    assert len(buf.getvalue()) > 1_100_000  # bigger than Starlette's 1 MB spooling threshold
+    r = client.post("/api/colorize", files={"file": ("secret name.png", buf.getvalue())})
+    assert r.status_code == 200
+    assert list(spool.iterdir()) == []
+
+
+def test_overload_answers_503_with_retry_after(colorizer):
+    app = create_app(colorizer, ServerSettings(workers=1, queue=1))
+    body = PHOTO.read_bytes()
+
+    async def burst():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+            return await asyncio.gather(*[
+                c.post("/api/colorize", files={"file": ("p.jpg", body)}) for _ in range(6)])
+
+    responses = asyncio.run(burst())
+    codes = sorted(r.status_code for r in responses)
+    assert codes.count(200) >= 2 and codes.count(503) >= 1 and set(codes) <= {200, 503}, codes
+    busy = next(r for r in responses if r.status_code == 503)
+    assert busy.headers["retry-after"] and busy.json()["error"].startswith("busy")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(small_checkpoint):
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "huenet.cli", "serve", "--model", str(small_checkpoint),
+                             "--port", str(port), "--device", "cpu"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if httpx.get(url + "/api/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail("server did not start: " + proc.stdout.read().decode()[-2000:])
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (apt-get install -y chromium)")
+def test_browser_upload_shows_colorized_photo(server):
+    from playwright.sync_api import sync_playwright
+
+    artifacts = REPO / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    src = Image.open(PHOTO)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
+        for name, viewport in [("desktop", {"width": 1100, "height": 900}), ("phone", {"width": 390, "height": 844})]:
+            page = browser.new_page(viewport=viewport)
+            page.goto(server + "/")
+            page.set_input_files("#file", str(PHOTO))
+            page.wait_for_function("document.getElementById('result').dataset.ready === '1'", timeout=60_000)
+            size = page.evaluate("[document.getElementById('result').naturalWidth, document.getElementById('result').naturalHeight]")
+            assert tuple(size) == src.size
+            assert "Done" in page.inner_text("#status")
+            assert page.get_attribute("#download", "href").startswith("blob:")
+            page.screenshot(path=str(artifacts / f"web-{name}.png"), full_page=True)
+            # an error from the API is shown in words
+            bad = artifacts / "not-a-photo.jpg"
+            bad.write_bytes(b"definitely not a jpeg")
+            page.set_input_files("#file", str(bad))
+            page.wait_for_selector("#status.error", timeout=30_000)
+            assert "not an image" in page.inner_text("#status")
+            page.close()
+        browser.close()
