@@ -169,6 +169,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from .checkpoints import load_model
+    from .export import compare_backends, export_onnx
+    from .images import find_images
+    from .weights import default_weights_path
+
+    model, meta = load_model(args.model or default_weights_path())
+    path = export_onnx(model, args.output, meta)
+    print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB; inputs L: N x 1 x H x W, any N, H, W)")
+    if args.check:
+        found, problems = find_images(args.check)
+        worst = 0.0
+        for name, diff in compare_backends(model, path, [f.path for f in found[:args.check_limit]], args.size):
+            print(f"  {name}: max |ab onnxruntime - ab torch| = {diff:.2e}")
+            worst = max(worst, diff)
+        print(f"max abs ab difference over {min(len(found), args.check_limit)} photos: {worst:.2e} (Lab units)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="huenet", description="Automatic photo colorization (L -> ab).")
     parser.add_argument("--version", action="version", version=f"huenet {__version__}")
@@ -263,6 +282,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-upload-mb", type=float, default=25.0)
     p.add_argument("--max-pixels", type=int, default=50_000_000)
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("export", help="export to ONNX (dynamic batch, height, width)")
+    p.add_argument("--model", "-m", default=None, help="checkpoint; default: the shipped weights")
+    p.add_argument("-o", "--output", required=True, help="ONNX file to write")
+    p.add_argument("--check", nargs="*", help="photos/folders: compare onnxruntime with PyTorch on them")
+    p.add_argument("--check-limit", type=int, default=8)
+    p.add_argument("--size", type=int, default=256, help="working size for --check")
+    p.set_defaults(func=cmd_export)
 
     return parser
 

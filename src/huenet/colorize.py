@@ -85,16 +85,22 @@ class Colorizer:
         from .weights import default_weights_path
 
         path = default_weights_path() if path is None else path
+        if backend not in ("torch", "onnxruntime"):
+            raise ValueError(f"unknown backend {backend!r}; use 'torch' or 'onnxruntime'")
+        if str(path).endswith(".onnx"):  # an exported model runs on onnxruntime
+            from .export import onnx_metadata, onnx_runner
+
+            if not Path(path).is_file():
+                raise FileNotFoundError(f"{path}: no such ONNX file")
+            return cls(None, size=size, device="cpu", meta=onnx_metadata(path), backend="onnxruntime",
+                       runner=onnx_runner(path))
         dev = pick_device(device)
         model, meta = load_model(path, device=dev)
         if backend == "torch":
             return cls(model, size=size, device=dev, meta=meta)
-        if backend == "onnxruntime":
-            from .export import onnx_runner
+        from .export import onnx_runner
 
-            return cls(model, size=size, device=torch.device("cpu"), meta=meta, backend=backend,
-                       runner=onnx_runner(model))
-        raise ValueError(f"unknown backend {backend!r}; use 'torch' or 'onnxruntime'")
+        return cls(model.cpu(), size=size, device="cpu", meta=meta, backend=backend, runner=onnx_runner(model, meta))
 
     # -- the network at working size ---------------------------------------------------------
     @torch.inference_mode()

@@ -80,9 +80,8 @@ class ColorNet(nn.Module):
         h, w = L.shape[-2:]
         m = self.multiple
         ph, pw = (-h) % m, (-w) % m
-        x = self.scaling.normalize_l(L)
-        if ph or pw:
-            x = F.pad(x, (0, pw, 0, ph), mode="replicate")
+        # Always pad (by 0 when the sides fit) so that exported graphs keep the padding symbolic.
+        x = F.pad(self.scaling.normalize_l(L), (0, pw, 0, ph), mode="replicate")
         ab = self.predict(x)[..., :h, :w]
         return self.scaling.denormalize_ab(ab)
 
