@@ -1,0 +1,113 @@
+"""Inference speed: the network alone and end to end (decode -> L -> network -> upsample ab ->
+encode), at working size 256, batch 1 and 8; a 12-megapixel photo against a 256x256 one; the
+onnxruntime backend beside PyTorch. Prints markdown tables.
+
+    python benchmarks/bench_infer.py [--model CKPT] [--device cpu|cuda] [--repeats 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import header, matmul_gflops, median_time, model_flops, table  # noqa: E402
+
+from huenet.checkpoints import load_model, save_checkpoint  # noqa: E402
+from huenet.colorize import Colorizer  # noqa: E402
+from huenet.images import load_photo  # noqa: E402
+from huenet.models import create_model  # noqa: E402
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def photo_bytes(size: tuple[int, int]) -> bytes:
+    """A real photo resized to ``size`` (w, h), JPEG-encoded, as a user's file would be."""
+    src = sorted((SHARED / "bsds500" / "test").glob("*.jpg"))[0]
+    buf = io.BytesIO()
+    Image.open(src).convert("RGB").resize(size, Image.BICUBIC).save(buf, "JPEG", quality=92)
+    return buf.getvalue()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", help="checkpoint (default: the shipped weights, else a fresh VGG16 fusion)")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--no-onnx", action="store_true")
+    args = ap.parse_args()
+
+    try:
+        c = Colorizer.load(args.model, device=args.device)
+    except FileNotFoundError:
+        tmp = Path(tempfile.mkdtemp()) / "fresh.safetensors"
+        save_checkpoint(tmp, create_model("vgg_fusion", encoder="vgg16"))
+        c = Colorizer.load(tmp, device=args.device)
+    model, dev = c.model, c.device
+    sync = (lambda: torch.cuda.synchronize()) if dev.type == "cuda" else (lambda: None)
+    print(header(f"inference, {c.meta.get('model')} ({c.meta.get('config', {}).get('encoder')}), {dev}"))
+    peak = matmul_gflops(device=dev.type)
+    rows = []
+    flops_256 = model_flops(model.cpu(), torch.rand(1, 1, 256, 256) * 100)
+    model.to(dev)
+    for batch in (1, 8):
+        L = torch.rand(batch, 1, 256, 256, device=dev) * 100
+
+        def net():
+            c._runner(L)
+            sync()
+
+        t = median_time(net, args.repeats)
+        rows.append({"what": f"network 256x256, batch {batch}", "ms/img": f"{1000 * t / batch:.1f}",
+                     "img/s": f"{batch / t:.2f}", "GFLOP/s": f"{flops_256 * batch / t / 1e9:.1f}",
+                     "of matmul peak": f"{flops_256 * batch / t / 1e9 / peak:.0%}"})
+    small, big = photo_bytes((256, 256)), photo_bytes((4000, 3000))
+
+    def end_to_end(data: bytes, batch: int = 1, fmt: str = "JPEG"):
+        photos = [load_photo(data) for _ in range(batch)]
+        for out in c.colorize_photos(photos, batch_size=batch):
+            out.save(io.BytesIO(), fmt, **({"quality": 92} if fmt == "JPEG" else {}))
+        sync()
+
+    e2e = {}
+    for batch in (1, 8):
+        t = median_time(lambda: end_to_end(small, batch), args.repeats)
+        e2e[batch] = t / batch
+        rows.append({"what": f"end to end 256x256 JPEG, batch {batch}", "ms/img": f"{1000 * t / batch:.1f}",
+                     "img/s": f"{batch / t:.2f}"})
+    t12 = median_time(lambda: end_to_end(big), max(3, args.repeats // 2), warmup=1)
+    rows.append({"what": "end to end 12 MP (4000x3000) JPEG", "ms/img": f"{1000 * t12:.1f}", "img/s": f"{1 / t12:.2f}"})
+    t12png = median_time(lambda: end_to_end(big, fmt="PNG"), 3, warmup=1)
+    rows.append({"what": "end to end 12 MP, PNG output", "ms/img": f"{1000 * t12png:.1f}", "img/s": f"{1 / t12png:.2f}"})
+    net1 = float(rows[0]["ms/img"]) / 1000
+    if not args.no_onnx and dev.type == "cpu":
+        try:
+            from huenet.export import onnx_runner
+
+            run = onnx_runner(model.cpu(), c.meta)
+            L1 = torch.rand(1, 1, 256, 256) * 100
+            L8 = torch.rand(8, 1, 256, 256) * 100
+            for L in (L1, L8):
+                t = median_time(lambda: run(L), args.repeats)
+                rows.append({"what": f"onnxruntime network 256x256, batch {len(L)}", "ms/img": f"{1000 * t / len(L):.1f}",
+                             "img/s": f"{len(L) / t:.2f}", "GFLOP/s": f"{flops_256 * len(L) / t / 1e9:.1f}",
+                             "of matmul peak": f"{flops_256 * len(L) / t / 1e9 / peak:.0%}"})
+        except RuntimeError as e:
+            print(f"(onnxruntime skipped: {e})")
+    print(f"model: {flops_256 / 1e9:.1f} GFLOP per 256x256 image; fp32 matmul (2048^3) on this machine: {peak:.0f} GFLOP/s")
+    print()
+    print(table(rows, ["what", "ms/img", "img/s", "GFLOP/s", "of matmul peak"]))
+    print()
+    print(f"end-to-end / network at 256, batch 1: {e2e[1] / net1:.2f}x")
+    print(f"12 MP / 256x256 end to end (JPEG out): {t12 / e2e[1]:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""Training speed at 128x128 (batch 16) and the data path alone (pack -> augment -> Lab, and
+folder decoding with 0, 1, 2 workers): the data path must not be what limits training.
+
+    python benchmarks/bench_train.py [--steps 6] [--encoder vgg16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import header, median_time, table  # noqa: E402
+
+from huenet.data import EpochPlan, FolderPhotos, PackedPhotos, augment, collate_photos, lab_batch, prepare_pack  # noqa: E402
+from huenet.models import create_model  # noqa: E402
+from huenet.training import ab_loss  # noqa: E402
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=6)
+    ap.add_argument("--encoder", default="vgg16")
+    ap.add_argument("--photos", type=int, default=256)
+    args = ap.parse_args()
+    print(header(f"training, vgg_fusion ({args.encoder}), batch 16, 128x128, cpu"))
+
+    src = sorted((SHARED / "flowers" / "train").rglob("*.jpg"))[: args.photos]
+    work = Path(tempfile.mkdtemp())
+    listing = work / "list.txt"
+    listing.write_text("\n".join(str(p) for p in src))
+    t0 = time.perf_counter()
+    report = prepare_pack([listing], work / "pack", size=144, progress=False)
+    t_pack = time.perf_counter() - t0
+    pack = PackedPhotos(work / "pack", "train")
+    rows = [{"what": f"huenet prepare ({len(pack)} photos, 144 px)", "img/s": f"{len(pack) / t_pack:.0f}",
+             "note": f"{report.bytes_written / len(pack) * 1000 / 2**20:.1f} MiB per 1,000 photos"}]
+
+    plan = EpochPlan.make(len(pack), 144, 128, seed=0, epoch=0)
+    state = {"i": 0}
+
+    def pack_batch():
+        i = state["i"] % (len(pack) // 16)
+        state["i"] += 1
+        pos = torch.arange(i * 16, (i + 1) * 16)
+        rgb = augment(pack.batch(plan.order[pos].tolist()), plan.top[pos], plan.left[pos], plan.flip[pos], 128)
+        lab_batch(rgb)
+
+    t = median_time(pack_batch, 15)
+    rows.append({"what": "data path: pack -> crop/flip -> Lab (main process)", "img/s": f"{16 / t:.0f}"})
+
+    folder = FolderPhotos(src, 144)
+    for workers in (0, 1, 2):
+        loader = torch.utils.data.DataLoader(folder, batch_size=16, num_workers=workers, collate_fn=collate_photos)
+        n, t0 = 0, time.perf_counter()
+        for j, (kept, u8, _) in enumerate(loader):
+            k = len(kept)
+            z = torch.zeros(k, dtype=torch.long)
+            lab_batch(augment(u8, z, z, torch.zeros(k, dtype=torch.bool), 128))
+            n += k
+            if j == 7:
+                break
+        rows.append({"what": f"data path: JPEG folder, {workers} workers", "img/s": f"{n / (time.perf_counter() - t0):.0f}"})
+
+    model = create_model("vgg_fusion", encoder=args.encoder)
+    opt = torch.optim.Adam(model.parameters(), 1e-4)
+    L, ab = lab_batch(torch.rand(16, 3, 128, 128))
+
+    def step():
+        loss = ab_loss(model, model(L), ab)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    for label, frozen in [("all layers", 0), ("encoder frozen through pool3", "pool3"), ("encoder frozen", "all")]:
+        names = model.encoder.layer_names
+        k = len(names) if frozen == "all" else (names.index(frozen) + 1 if frozen else 0)
+        for i, layer in enumerate(model.encoder.features):
+            for p in layer.parameters():
+                p.requires_grad_(i >= k)
+        t = median_time(step, args.steps, warmup=1)
+        rows.append({"what": f"train step, {label}", "img/s": f"{16 / t:.1f}"})
+    print()
+    print(table(rows, ["what", "img/s", "note"]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""Shared helpers for the benchmark scripts: timing medians, machine facts, the fp32 matmul peak."""
+
+from __future__ import annotations
+
+import platform
+import statistics
+import time
+from typing import Callable
+
+import torch
+
+
+def median_time(fn: Callable[[], object], repeats: int = 7, warmup: int = 2) -> float:
+    """Median wall time of ``fn()`` in seconds after ``warmup`` untimed calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def matmul_gflops(n: int = 2048, dtype=torch.float32, device: str = "cpu") -> float:
+    """Achieved fp32 matrix-multiply GFLOP/s on this machine (the practical peak we compare to)."""
+    a = torch.randn(n, n, dtype=dtype, device=device)
+    b = torch.randn(n, n, dtype=dtype, device=device)
+
+    def run():
+        torch.mm(a, b)
+        if device == "cuda":
+            torch.cuda.synchronize()
+
+    return 2 * n**3 / median_time(run, repeats=5) / 1e9
+
+
+def model_flops(model: torch.nn.Module, x: torch.Tensor) -> int:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(x)
+    return counter.get_total_flops()
+
+
+def header(title: str) -> str:
+    return (f"# {title}\n"
+            f"device: {platform.processor() or platform.machine()} ({torch.get_num_threads()} torch threads), "
+            f"torch {torch.__version__}, python {platform.python_version()}")
+
+
+def table(rows: list[dict], columns: list[str]) -> str:
+    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns}
+    line = "| " + " | ".join(c.ljust(widths[c]) for c in columns) + " |"
+    sep = "|" + "|".join("-" * (widths[c] + 2) for c in columns) + "|"
+    body = ["| " + " | ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns) + " |" for r in rows]
+    return "\n".join([line, sep, *body])
