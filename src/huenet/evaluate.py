@@ -22,7 +22,7 @@ from PIL import Image
 
 from .color import lab_to_rgb, rgb_to_lab
 from .colorize import Colorizer
-from .images import DEFAULT_MAX_PIXELS, ImageLoadError, find_images, load_photo
+from .images import DEFAULT_MAX_PIXELS, ImageLoadError, display_name, find_images, load_photo
 from .metrics import RebalancedAuC, ab_errors, ab_rmse, auc, colorfulness, psnr, ssim
 
 PROTOCOLS = {"full": "original resolution", "256": "resized to 256x256 (bicubic)"}
@@ -76,7 +76,9 @@ class Evaluation:
                "skipped": len(self.skipped), "mean_ab_baseline": self.mean_ab, "methods": {}}
         for m in self.methods():
             rows = [r for r in self.rows if r["method"] == m]
-            s = {k: float(np.mean([r[k] for r in rows])) for k in ("psnr", "ssim", "ab_rmse", "auc")}
+            # PSNR is infinite for a perfect image and SSIM undefined for tiny ones: finite values only
+            s = {k: float(np.mean([r[k] for r in rows if np.isfinite(r[k])] or [np.nan]))
+                 for k in ("psnr", "ssim", "ab_rmse", "auc")}
             s["auc_rebalanced"] = self.rebalanced[m].value()
             s["cf"] = float(np.mean([r["cf"] for r in rows]))
             s["cf_gt"] = float(np.mean([r["cf_gt"] for r in rows]))
@@ -109,7 +111,7 @@ def evaluate(
     scored: list[tuple[float, str, tuple]] = []
     names = {}
     for f in found:  # disambiguate equal file names from different folders
-        names[f.path] = f.relative.as_posix() if len(inputs) == 1 else f.path.as_posix()
+        names[f.path] = display_name(f.relative if len(inputs) == 1 else f.path)
     bar = tqdm(found, unit="img", desc=f"evaluate ({protocol})",
                disable=(not sys.stderr.isatty()) if progress is None else not progress)
     for item in bar:

@@ -59,9 +59,14 @@ class Photo:
         return self.rgb.shape[1], self.rgb.shape[0]
 
 
+def display_name(path: str | os.PathLike) -> str:
+    """A path as printable UTF-8 text: bytes that are not UTF-8 become ``\\xNN`` escapes."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 def _describe(source: str | os.PathLike | BinaryIO | bytes) -> str:
     if isinstance(source, (str, os.PathLike)):
-        return os.fsdecode(source)
+        return display_name(source)
     return "<upload>" if isinstance(source, (bytes, bytearray)) else getattr(source, "name", "<stream>")
 
 
@@ -87,8 +92,9 @@ def open_image(
             raise ImageLoadError(name, "empty file (0 bytes)", "not_image")
     try:
         with warnings.catch_warnings():
-            # Our own pixel limit below replaces Pillow's warning.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            # Our own pixel limit below replaces Pillow's bomb warning; its warnings about odd
+            # metadata (corrupt EXIF, skipped TIFF tags) are noise in a batch of thousands.
+            warnings.simplefilter("ignore")
             img = Image.open(source)
             w, h = img.size
             if w * h > max_pixels:

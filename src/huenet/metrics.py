@@ -4,7 +4,8 @@ Images are 8-bit RGB ``H x W x 3`` numpy arrays (what a user gets back); ab maps
 ``H x W x 2`` in Lab units.
 
 - ``psnr``: on 8-bit RGB, peak 255.
-- ``ssim``: scikit-image's ``structural_similarity`` on RGB (channel_axis=2, data_range=255).
+- ``ssim``: scikit-image's ``structural_similarity`` on RGB (channel_axis=2, data_range=255,
+  7x7 window; smaller for tiny images, NaN below 3 pixels a side).
 - ``ab_rmse``: sqrt(mean over pixels of (da^2 + db^2)), the RMS of the per-pixel ab distance.
 - AuC (Zhang et al. 2016): the fraction of pixels whose ab L2 error is within t, for t = 0..150
   in steps of 1, integrated (trapezoid) and divided by 150, so 1.0 is a perfect prediction.
@@ -34,10 +35,11 @@ def psnr(pred: np.ndarray, gt: np.ndarray) -> float:
 def ssim(pred: np.ndarray, gt: np.ndarray) -> float:
     from skimage.metrics import structural_similarity
 
-    if min(gt.shape[:2]) < 7:  # scikit-image's 7x7 window needs at least 7 pixels a side
-        win = max(3, min(gt.shape[:2]) // 2 * 2 - 1)
-        return float(structural_similarity(gt, pred, channel_axis=2, data_range=255, win_size=win))
-    return float(structural_similarity(gt, pred, channel_axis=2, data_range=255))
+    side = min(gt.shape[:2])
+    if side < 3:  # no 3x3 window fits: SSIM is undefined (NaN, left out of means)
+        return float("nan")
+    win = 7 if side >= 7 else (side if side % 2 else side - 1)  # the 7x7 default, or the largest that fits
+    return float(structural_similarity(gt, pred, channel_axis=2, data_range=255, win_size=win))
 
 
 def ab_rmse(pred_ab: np.ndarray, gt_ab: np.ndarray) -> float:
