@@ -1,8 +1,9 @@
 """The shipped default weights: where the package finds them with no configuration.
 
 Resolution order: the ``HUENET_WEIGHTS`` environment variable (a checkpoint path), then
-``weights/`` inside the installed package (wheels built from this repository carry it as package
-data), then ``weights/`` at the root of a source checkout (editable installs).
+``huenet/_weights/`` inside the package. In a checkout that is a symbolic link to the repository's
+``weights/`` folder, so an editable install finds the files in place, and a wheel built from the
+checkout (``pip install .``, ``pip wheel .``) carries them as package data.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ def candidate_paths() -> list[Path]:
     paths = []
     if os.environ.get("HUENET_WEIGHTS"):
         paths.append(Path(os.environ["HUENET_WEIGHTS"]))
-    paths += [here / "weights" / DEFAULT_WEIGHTS_NAME, here.parents[1] / "weights" / DEFAULT_WEIGHTS_NAME]
+    paths.append(here / "_weights" / DEFAULT_WEIGHTS_NAME)
     return paths
 
 
