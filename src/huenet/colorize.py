@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .color import lab_to_rgb, rgb_to_lab
-from .images import DEFAULT_MAX_PIXELS, Photo, load_photo, photo_from_pil, pil_from_rgb
+from .color import l_from_rgb, lab_to_rgb, rgb_to_lab
+from .images import DEFAULT_MAX_PIXELS, Photo, load_photo, photo_from_pil, pil_from_rgb, pil_from_u8
 
 # A photo whose long side would exceed this multiple of the short side at working size is squashed
 # to this aspect ratio for the network (a 20000 x 4 strip would otherwise run at 1.3 M x 256).
@@ -124,10 +124,11 @@ class Colorizer:
     def colorize_rgb(self, rgb: torch.Tensor, size: int | None = None) -> torch.Tensor:
         """``N x 3 x H x W`` RGB in [0, 1] -> colorized RGB in [0, 1], same size and lightness."""
         rgb = rgb.to(self.device, torch.float32)
-        L = rgb_to_lab(rgb)[:, :1]
+        L = l_from_rgb(rgb)
         return lab_to_rgb(torch.cat([L, self.predict_ab(L, size)], dim=1))
 
     # -- photos --------------------------------------------------------------------------------
+    @torch.inference_mode()
     def colorize_photos(self, photos: Sequence[Photo], batch_size: int = 8, size: int | None = None) -> list[Image.Image]:
         """Colorize decoded photos; photos of the same size share network batches."""
         results: list[Image.Image | None] = [None] * len(photos)
@@ -137,10 +138,14 @@ class Colorizer:
         for idx in groups.values():
             for start in range(0, len(idx), batch_size):
                 chunk = idx[start:start + batch_size]
-                rgb = torch.from_numpy(np.stack([photos[i].rgb for i in chunk])).permute(0, 3, 1, 2)
-                out = self.colorize_rgb(rgb, size).permute(0, 2, 3, 1).cpu().numpy()
+                arrays = [torch.from_numpy(photos[i].rgb) for i in chunk]
+                # N x H x W x 3 -> N x 3 x H x W; a single photo is viewed, not copied
+                rgb = (arrays[0][None] if len(arrays) == 1 else torch.stack(arrays)).permute(0, 3, 1, 2)
+                out = self.colorize_rgb(rgb, size)
+                # quantize on the device: one pass, and 4x less to copy back than float32
+                u8 = out.mul_(255.0).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
                 for j, i in enumerate(chunk):
-                    results[i] = pil_from_rgb(out[j], photos[i].alpha)
+                    results[i] = pil_from_u8(u8[j], photos[i].alpha)
         return results  # type: ignore[return-value]
 
     def colorize(self, image: Image.Image) -> Image.Image:

@@ -174,7 +174,7 @@ def fetch_url_weights(src: WeightSource, hub_dir: str | None) -> EncoderWeights:
             f"could not get {src.arch} ImageNet weights from {src.location} ({reason}). "
             f"Without internet: download that file on another machine and either put it at "
             f"{model_dir / filename} or pass its path as the encoder weights "
-            f"(e.g. --encoder-weights /path/to/{filename})."
+            f"(e.g. --encoder-weights /path/to/{filename}), or --encoder-weights none to start from random weights."
         ) from None
     return EncoderWeights(
         _features_only(sd, src.location, arch=src.arch), src.norm,

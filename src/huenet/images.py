@@ -161,10 +161,14 @@ def load_photo(
 
 def pil_from_rgb(rgb: np.ndarray, alpha: np.ndarray | None = None) -> Image.Image:
     """float ``H x W x 3`` in [0, 1] (+ uint8 alpha) -> 8-bit RGB or RGBA Pillow image."""
-    u8 = np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
+    return pil_from_u8(np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8), alpha)
+
+
+def pil_from_u8(u8: np.ndarray, alpha: np.ndarray | None = None) -> Image.Image:
+    """uint8 ``H x W x 3`` (+ uint8 alpha) -> RGB or RGBA Pillow image."""
     if alpha is not None:
         return Image.fromarray(np.dstack([u8, alpha]), "RGBA")
-    return Image.fromarray(u8, "RGB")
+    return Image.fromarray(np.ascontiguousarray(u8), "RGB")
 
 
 def save_image(img: Image.Image, path: str | os.PathLike, quality: int = 95) -> None:
