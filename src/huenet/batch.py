@@ -10,7 +10,8 @@ from typing import Iterable, TextIO
 
 from tqdm import tqdm
 
-from .colorize import Colorizer, gray_input, output_path_for, side_by_side
+from .colorize import Colorizer, gray_input, output_path_for
+from .figures import triptych
 from .images import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, ImageLoadError, find_images, load_photo, pil_from_rgb, save_image
 
 
@@ -89,7 +90,7 @@ def colorize_files(
                     try:
                         save_image(result, target)
                         if compare:
-                            sheet = side_by_side([gray_input(photo), result, pil_from_rgb(photo.rgb)])
+                            sheet = triptych(gray_input(photo), result, pil_from_rgb(photo.rgb))
                             save_image(sheet, target.with_name(f"{target.stem}_compare.png"))
                     except (OSError, ValueError) as e:
                         _fail(report, f"{photo.source}: cannot write {target} ({e.strerror if isinstance(e, OSError) and e.strerror else e})", log, bar)

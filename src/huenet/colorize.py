@@ -173,18 +173,6 @@ class Colorizer:
         return u8 if batched else u8[0]
 
 
-def side_by_side(images: Sequence[Image.Image], gap: int = 4) -> Image.Image:
-    """Images of equal height next to each other (``Input | Predicted | Original``)."""
-    h = max(im.height for im in images)
-    w = sum(im.width for im in images) + gap * (len(images) - 1)
-    sheet = Image.new("RGB", (w, h), "white")
-    x = 0
-    for im in images:
-        sheet.paste(im.convert("RGB"), (x, 0))
-        x += im.width + gap
-    return sheet
-
-
 def gray_input(photo: Photo) -> Image.Image:
     """What the network sees: the photo's lightness, shown as an 8-bit gray image."""
     rgb = torch.from_numpy(photo.rgb).permute(2, 0, 1)[None]
