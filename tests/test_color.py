@@ -72,3 +72,22 @@ def test_scaling_round_trip():
     assert torch.allclose(s.denormalize_l(s.normalize_l(L)), L)
     ab = torch.tensor([-110.0, 0.0, 55.0])
     assert torch.allclose(s.normalize_ab(ab), torch.tensor([-1.0, 0.0, 0.5]))
+
+
+def test_out_of_gamut_colors_keep_lightness_and_hue(real_photos):
+    from huenet.color import lab_to_rgb_keep_lightness
+
+    lab = rgb_to_lab(_t(_rgb(real_photos[1])[:64, :64]))
+    inside = lab_to_rgb_keep_lightness(lab)
+    assert torch.allclose(inside, lab_to_rgb(lab), atol=1e-6)  # in-gamut colors are untouched
+    wild = lab.clone()
+    wild[:, 1:] = wild[:, 1:] * 3 + 40  # far out of the sRGB gamut
+    clipped, kept = lab_to_rgb(wild), lab_to_rgb_keep_lightness(wild)
+    back = rgb_to_lab(kept)
+    assert (back[:, 0] - wild[:, 0]).abs().max() < 0.05  # L kept
+    assert (rgb_to_lab(clipped)[:, 0] - wild[:, 0]).abs().max() > 3  # plain clipping moves L
+    hue = lambda x: torch.atan2(x[:, 2], x[:, 1])
+    chroma = back[:, 1:].norm(dim=1)
+    d = torch.remainder(hue(back) - hue(wild) + torch.pi, 2 * torch.pi) - torch.pi
+    assert d[chroma > 5].abs().max() < 0.05  # hue kept where there is chroma to have a hue
+    assert (chroma <= wild[:, 1:].norm(dim=1) + 1e-3).all()  # only ever less chroma

@@ -60,8 +60,8 @@ def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
     return torch.stack([L, 500.0 * (fx - fy), 200.0 * (fy - fz)], dim=-3)
 
 
-def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
-    """``... x 3 x H x W`` Lab -> sRGB clipped to [0, 1]."""
+def _lab_to_linear(lab: torch.Tensor) -> torch.Tensor:
+    """Lab -> linear RGB, not clipped (values outside [0, 1] are out of the sRGB gamut)."""
     L, a, b = lab.unbind(-3)
     fy = (L + 16.0) / 116.0
     fx = a / 500.0 + fy
@@ -69,7 +69,38 @@ def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
     f = torch.stack([fx, fy, fz], dim=-3)
     xyz = torch.where(f > 0.2068966, f.clamp(min=0.2068966) ** 3, (f - _F0) / _KAPPA)
     xyz = xyz * _per_channel(_WHITE_D65, lab)
-    lin = _matmul_channels(xyz, _XYZ_TO_RGB)
+    return _matmul_channels(xyz, _XYZ_TO_RGB)
+
+
+def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
+    """``... x 3 x H x W`` Lab -> sRGB clipped to [0, 1] (as scikit-image's ``lab2rgb``)."""
+    return linear_to_srgb(_lab_to_linear(lab).clamp(min=0.0)).clamp(0.0, 1.0)
+
+
+def lab_to_rgb_keep_lightness(lab: torch.Tensor, steps: int = 10, tol: float = 1e-4) -> torch.Tensor:
+    """Lab -> sRGB, bringing out-of-gamut colors into the gamut by lowering their chroma.
+
+    Clipping R, G, B one by one (``lab_to_rgb``) changes a color's lightness, by several L units
+    for saturated colors near black or white. Here each out-of-gamut pixel keeps its L and hue and
+    gets the largest chroma (found by bisection on a factor for its ab) that is in the gamut, so a
+    colorized photo keeps the input's lightness. Only out-of-gamut pixels cost anything extra.
+    """
+    lin = _lab_to_linear(lab)
+    bad = ((lin < -tol) | (lin > 1 + tol)).any(dim=-3)  # ... x H x W
+    if bool(bad.any()):
+        flat = lab.movedim(-3, -1)[bad]  # K x 3
+        lo = torch.zeros(flat.shape[0], 1, device=lab.device, dtype=lab.dtype)
+        hi = torch.ones_like(lo)
+        for _ in range(steps):
+            mid = (lo + hi) / 2
+            trial = torch.cat([flat[:, :1], flat[:, 1:] * mid], dim=1)
+            t_lin = _lab_to_linear(trial.T.unsqueeze(-1)).squeeze(-1).T  # K x 3
+            ok = ((t_lin >= -tol) & (t_lin <= 1 + tol)).all(dim=1, keepdim=True)
+            lo, hi = torch.where(ok, mid, lo), torch.where(ok, hi, mid)
+        fixed = torch.cat([flat[:, :1], flat[:, 1:] * lo], dim=1)
+        moved = lin.movedim(-3, -1).clone()
+        moved[bad] = _lab_to_linear(fixed.T.unsqueeze(-1)).squeeze(-1).T
+        lin = moved.movedim(-1, -3)
     return linear_to_srgb(lin.clamp(min=0.0)).clamp(0.0, 1.0)
 
 

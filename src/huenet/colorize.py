@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .color import l_from_rgb, lab_to_rgb, rgb_to_lab
+from .color import l_from_rgb, lab_to_rgb, lab_to_rgb_keep_lightness, rgb_to_lab
 from .images import DEFAULT_MAX_PIXELS, Photo, load_photo, photo_from_pil, pil_from_rgb, pil_from_u8
 
 # A photo whose long side would exceed this multiple of the short side at working size is squashed
@@ -125,7 +125,7 @@ class Colorizer:
         """``N x 3 x H x W`` RGB in [0, 1] -> colorized RGB in [0, 1], same size and lightness."""
         rgb = rgb.to(self.device, torch.float32)
         L = l_from_rgb(rgb)
-        return lab_to_rgb(torch.cat([L, self.predict_ab(L, size)], dim=1))
+        return lab_to_rgb_keep_lightness(torch.cat([L, self.predict_ab(L, size)], dim=1))
 
     # -- photos --------------------------------------------------------------------------------
     @torch.inference_mode()

@@ -1,0 +1,57 @@
+"""The shipped weights: found with no configuration, colorize offline, beat the gray baseline."""
+
+import json
+import shutil
+
+import numpy as np
+from PIL import Image
+from skimage import color as skcolor
+
+from huenet.colorize import Colorizer
+from huenet.evaluate import evaluate
+from huenet.weights import DEFAULT_WEIGHTS_NAME, default_weights_path
+
+from conftest import DATA, REPO, run_cli
+
+
+def test_weights_are_found_and_described():
+    path = default_weights_path()
+    assert path.name == DEFAULT_WEIGHTS_NAME and path.resolve().parent == (REPO / "weights").resolve()
+    meta = json.loads(path.with_suffix(".json").read_text())
+    assert meta["model"] == "vgg_fusion" and meta["config"]["encoder"] == "vgg16"
+    assert meta["stored_dtype"] == "float16" and meta["encoder_weights"]["source"] == "hed"
+    assert "bsds500/test" not in json.dumps(meta["data"])  # never trained on the test split
+    assert (REPO / "weights" / "MODEL_CARD.md").is_file()
+
+
+def test_colorize_without_model_keeps_size_and_lightness(tmp_path):
+    src = sorted((DATA / "bsds500" / "test").glob("*.jpg"))[11]
+    r = run_cli("colorize", src, "-o", tmp_path / "out.png")  # no --model: the shipped weights
+    assert r.returncode == 0, r.stderr
+    a, b = Image.open(src).convert("RGB"), Image.open(tmp_path / "out.png")
+    assert a.size == b.size
+    La = skcolor.rgb2lab(np.asarray(a) / 255.0)
+    Lb = skcolor.rgb2lab(np.asarray(b) / 255.0)
+    d = np.abs(La[..., 0] - Lb[..., 0])
+    assert d.mean() < 0.3 and np.percentile(d, 99.9) < 1.5, (d.mean(), d.max())
+    assert np.hypot(Lb[..., 1], Lb[..., 2]).mean() > 3  # it adds color
+    r = run_cli("info")
+    assert r.returncode == 0 and "18,384,322" in r.stdout
+
+
+def test_python_api_loads_with_no_argument():
+    c = Colorizer.load(device="cpu")
+    out = c.colorize(Image.open(sorted((DATA / "flowers" / "val" / "sunflowers").glob("*.jpg"))[0]).convert("L"))
+    ab = skcolor.rgb2lab(np.asarray(out) / 255.0)[..., 1:]
+    assert out.mode == "RGB" and np.hypot(ab[..., 0], ab[..., 1]).mean() > 3
+
+
+def test_beats_gray_on_auc_and_colorfulness_gap(tmp_path):
+    photos = tmp_path / "p"
+    photos.mkdir()
+    for p in sorted((DATA / "bsds500" / "test").glob("*.jpg"))[::20]:  # 10 unseen photos
+        shutil.copy(p, photos / p.name)
+    ev, _ = evaluate(Colorizer.load(device="cpu"), [photos], protocol="256", progress=False)
+    s = ev.summary()["methods"]
+    assert s["model"]["auc"] > s["gray"]["auc"]
+    assert s["model"]["dcf"] < s["gray"]["dcf"]
