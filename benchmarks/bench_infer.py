@@ -8,6 +8,7 @@ onnxruntime backend beside PyTorch. Prints markdown tables.
 from __future__ import annotations
 
 import argparse
+import copy
 import io
 import sys
 import tempfile
@@ -68,6 +69,16 @@ def main() -> None:
         rows.append({"what": f"network 256x256, batch {batch}", "ms/img": f"{1000 * t / batch:.1f}",
                      "img/s": f"{batch / t:.2f}", "GFLOP/s": f"{flops_256 * batch / t / 1e9:.1f}",
                      "of matmul peak": f"{flops_256 * batch / t / 1e9 / peak:.0%}"})
+    if dev.type == "cpu":  # does channels_last help on this CPU? (the same model, one run)
+        L = torch.rand(8, 1, 256, 256) * 100
+        with torch.inference_mode():
+            t_std = median_time(lambda: model(L), args.repeats)
+            cl_model = copy.deepcopy(model).to(memory_format=torch.channels_last)
+            t_cl = median_time(lambda: cl_model(L.contiguous(memory_format=torch.channels_last)), args.repeats)
+        rows.append({"what": "network batch 8, channels_last (CPU)", "ms/img": f"{1000 * t_cl / 8:.1f}",
+                     "img/s": f"{8 / t_cl:.2f}", "GFLOP/s": f"{flops_256 * 8 / t_cl / 1e9:.1f}",
+                     "of matmul peak": f"vs {8 / t_std:.2f} img/s contiguous"})
+        del cl_model
     small, big = photo_bytes((256, 256)), photo_bytes((4000, 3000))
 
     def end_to_end(data: bytes, batch: int = 1, fmt: str = "JPEG"):
@@ -86,6 +97,25 @@ def main() -> None:
     rows.append({"what": "end to end 12 MP (4000x3000) JPEG", "ms/img": f"{1000 * t12:.1f}", "img/s": f"{1 / t12:.2f}"})
     t12png = median_time(lambda: end_to_end(big, fmt="PNG"), 3, warmup=1)
     rows.append({"what": "end to end 12 MP, PNG output", "ms/img": f"{1000 * t12png:.1f}", "img/s": f"{1 / t12png:.2f}"})
+    # What the fast paths bought, before/after in this run, on the 12 MP photo's pixels:
+    from huenet.color import l_from_rgb, lab_to_rgb, lab_to_rgb_keep_lightness, rgb_to_lab
+
+    rgb12 = torch.from_numpy(load_photo(big).rgb).permute(2, 0, 1)[None].to(dev)
+    with torch.inference_mode():
+        t_full = median_time(lambda: rgb_to_lab(rgb12)[:, :1], 3, warmup=1)
+        t_y = median_time(lambda: l_from_rgb(rgb12), 3, warmup=1)
+        lab12 = rgb_to_lab(rgb12)
+        lab12[:, 1:] *= 1.5  # some colors out of gamut, as predictions can be
+        t_clip = median_time(lambda: lab_to_rgb(lab12), 3, warmup=1)
+        t_keep = median_time(lambda: lab_to_rgb_keep_lightness(lab12), 3, warmup=1)
+        out = lab_to_rgb(lab12)[0]
+        t_np = median_time(lambda: np.clip(np.rint(out.permute(1, 2, 0).cpu().numpy() * 255), 0, 255).astype(np.uint8), 3, warmup=1)
+        t_dev = median_time(lambda: out.mul(255).round_().clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).cpu().numpy(), 3, warmup=1)
+    changes = [
+        {"step (12 MP)": "L: full rgb_to_lab -> Y only (l_from_rgb)", "before ms": f"{1000 * t_full:.0f}", "after ms": f"{1000 * t_y:.0f}"},
+        {"step (12 MP)": "8-bit output: numpy float round -> torch on device", "before ms": f"{1000 * t_np:.0f}", "after ms": f"{1000 * t_dev:.0f}"},
+        {"step (12 MP)": "Lab -> RGB: clip (L drifts) -> keep-lightness gamut map (cost)", "before ms": f"{1000 * t_clip:.0f}", "after ms": f"{1000 * t_keep:.0f}"},
+    ]
     net1 = float(rows[0]["ms/img"]) / 1000
     if not args.no_onnx and dev.type == "cpu":
         try:
@@ -104,6 +134,8 @@ def main() -> None:
     print(f"model: {flops_256 / 1e9:.1f} GFLOP per 256x256 image; fp32 matmul (2048^3) on this machine: {peak:.0f} GFLOP/s")
     print()
     print(table(rows, ["what", "ms/img", "img/s", "GFLOP/s", "of matmul peak"]))
+    print()
+    print(table(changes, ["step (12 MP)", "before ms", "after ms"]))
     print()
     print(f"end-to-end / network at 256, batch 1: {e2e[1] / net1:.2f}x")
     print(f"12 MP / 256x256 end to end (JPEG out): {t12 / e2e[1]:.2f}x")
