@@ -267,10 +267,21 @@ class PackedPhotos:
         if preload:
             self.array = np.ascontiguousarray(self.array)
 
+        self.on_device: torch.Tensor | None = None
+
+    def to_device(self, device: torch.device) -> "PackedPhotos":
+        """Hold the whole split in (GPU) memory as uint8: batches are then gathered there, and
+        the data path costs no host-to-device copies (a 4,000-photo pack at 144 px is 250 MB)."""
+        self.on_device = torch.from_numpy(np.ascontiguousarray(self.array)).to(device)
+        return self
+
     def __len__(self) -> int:
         return self.count
 
     def batch(self, indices: Sequence[int]) -> torch.Tensor:
+        if self.on_device is not None:
+            idx = torch.as_tensor(np.asarray(indices, dtype=np.int64), device=self.on_device.device)
+            return self.on_device.index_select(0, idx).permute(0, 3, 1, 2)
         # Sorted reads are sequential on disk; then put them back in the asked order.
         idx = np.asarray(indices, dtype=np.int64)
         order = np.argsort(idx, kind="stable")

@@ -249,6 +249,10 @@ class Trainer:
         torch.manual_seed(cfg.seed + self.dist.rank)  # per-rank seeds; the data plan is shared
 
         self.train_src, self.val_src, self.data_provenance = open_sources(cfg)
+        if cfg.preload and self.device.type == "cuda":
+            for src in (self.train_src, self.val_src):
+                if isinstance(src, PackSource):
+                    src.photos.to_device(self.device)
         self.steps_per_epoch = len(self.train_src) // cfg.batch_size
         if self.steps_per_epoch < 1:
             raise ValueError(f"{len(self.train_src)} training photos are fewer than one batch of {cfg.batch_size}")
