@@ -21,7 +21,8 @@ def cmd_colorize(args: argparse.Namespace) -> int:
     from .batch import colorize_files
     from .colorize import Colorizer
 
-    colorizer = Colorizer.load(args.model, size=args.size, device=args.device, backend=args.backend)
+    colorizer = Colorizer.load(args.model, size=args.size, device=args.device, backend=args.backend,
+                               saturation=args.saturation)
     report = colorize_files(
         colorizer, args.inputs, args.output, fmt=args.format, compare=args.compare,
         batch_size=args.batch_size, max_pixels=args.max_pixels,
@@ -203,6 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compare", action="store_true", help="also write NAME_compare.png: Input | Predicted | Original")
     p.add_argument("--max-pixels", type=int, default=100_000_000, help="refuse larger images (decompression bombs)")
     p.add_argument("--backend", choices=["torch", "onnxruntime"], default="torch")
+    p.add_argument("--saturation", type=float, default=1.0,
+                   help="gain on the predicted color (1.0: as trained; 1.3: livelier than MSE's safe colors)")
     p.set_defaults(func=cmd_colorize)
 
     p = sub.add_parser("info", help="describe a model: name, config, parameter count, provenance")

@@ -64,11 +64,15 @@ class Colorizer:
         meta: dict | None = None,
         backend: str = "torch",
         runner: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        saturation: float = 1.0,
     ):
         if size < 32:
             raise ValueError(f"working size must be at least 32 pixels, not {size}")
         self.device = pick_device(device) if isinstance(device, str) else device
         self.size = size
+        # MSE-trained models predict safe, desaturated colors (the mean of the plausible ones);
+        # a gain on ab > 1 counters that. The gamut mapping keeps boosted colors displayable.
+        self.saturation = saturation
         self.meta = meta or {}
         self.backend = backend
         self.model = model.to(self.device).eval() if model is not None else None
@@ -78,7 +82,8 @@ class Colorizer:
 
     @classmethod
     def load(
-        cls, path: str | os.PathLike | None = None, size: int = 256, device: str = "auto", backend: str = "torch"
+        cls, path: str | os.PathLike | None = None, size: int = 256, device: str = "auto", backend: str = "torch",
+        saturation: float = 1.0,
     ) -> "Colorizer":
         """Load a checkpoint (``.safetensors`` + JSON); ``path=None`` uses the shipped weights."""
         from .checkpoints import load_model
@@ -93,14 +98,15 @@ class Colorizer:
             if not Path(path).is_file():
                 raise FileNotFoundError(f"{path}: no such ONNX file")
             return cls(None, size=size, device="cpu", meta=onnx_metadata(path), backend="onnxruntime",
-                       runner=onnx_runner(path))
+                       runner=onnx_runner(path), saturation=saturation)
         dev = pick_device(device)
         model, meta = load_model(path, device=dev)
         if backend == "torch":
-            return cls(model, size=size, device=dev, meta=meta)
+            return cls(model, size=size, device=dev, meta=meta, saturation=saturation)
         from .export import onnx_runner
 
-        return cls(model.cpu(), size=size, device="cpu", meta=meta, backend=backend, runner=onnx_runner(model, meta))
+        return cls(model.cpu(), size=size, device="cpu", meta=meta, backend=backend, runner=onnx_runner(model, meta),
+                   saturation=saturation)
 
     # -- the network at working size ---------------------------------------------------------
     @torch.inference_mode()
@@ -118,6 +124,8 @@ class Colorizer:
         wh, ww = working_size(h, w, size or self.size)
         small = F.interpolate(L, size=(wh, ww), mode="bilinear", align_corners=False, antialias=True)
         ab = self._runner(small.to(self.device))
+        if self.saturation != 1.0:
+            ab = ab * self.saturation
         return F.interpolate(ab.to(L.device), size=(h, w), mode="bilinear", align_corners=False)
 
     @torch.inference_mode()
