@@ -123,7 +123,7 @@ def evaluate(
             continue
         gt = np.clip(np.rint(photo.rgb * 255), 0, 255).astype(np.uint8)
         if protocol == "256":
-            gt = np.asarray(Image.fromarray(gt).resize((256, 256), Image.BICUBIC))
+            gt = np.array(Image.fromarray(gt).resize((256, 256), Image.BICUBIC))
         gt_lab = _lab(gt)
         L = gt_lab[:1]
         gt_ab = gt_lab[1:].permute(1, 2, 0).numpy()
