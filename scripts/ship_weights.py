@@ -33,9 +33,14 @@ def main() -> None:
     rows = [json.loads(line) for line in (args.run / "metrics.jsonl").read_text().splitlines() if line.strip()]
     train_rows = [r for r in rows if "train_loss" in r]
     sources = json.dumps(meta.get("data", {}))
+    data = dict(meta.get("data", {}))
+    if "mean_ab" not in data and data.get("pack") and Path(data["pack"]).is_dir():
+        from huenet.evaluate import mean_ab_of_pack
+
+        data["mean_ab"] = mean_ab_of_pack(data["pack"], max_photos=1000)
     shipped = {
         "training": meta.get("training"),
-        "data": {**meta.get("data", {}), "licenses": [v for k, v in LICENSES.items() if k in sources]},
+        "data": {**data, "licenses": [v for k, v in LICENSES.items() if k in sources]},
         "shipped_from": {"run": args.run.name, "checkpoint": "best (lowest validation loss)",
                          "hardware": args.hardware,
                          "mean_images_per_s": sum(r["images_per_s"] for r in train_rows) / max(1, len(train_rows))},

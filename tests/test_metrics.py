@@ -111,8 +111,6 @@ def test_evaluate_command_writes_table_files_and_baselines(small_checkpoint, tmp
 
 
 def test_figures_command_writes_all_three_kinds(small_checkpoint, tmp_path):
-    import subprocess
-    import sys
 
     photo = sorted((DATA / "flowers" / "val" / "daisy").glob("*.jpg"))[0]
     r = run_cli("figures", "lab-split", photo, "--model", small_checkpoint, "-o", tmp_path / "split.png")

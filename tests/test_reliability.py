@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from huenet.checkpoints import load_model, read_checkpoint
+from huenet.checkpoints import load_model
 from huenet.data import prepare_pack
 from huenet.training import FolderSource
 

@@ -55,3 +55,12 @@ def test_beats_gray_on_auc_and_colorfulness_gap(tmp_path):
     s = ev.summary()["methods"]
     assert s["model"]["auc"] > s["gray"]["auc"]
     assert s["model"]["dcf"] < s["gray"]["dcf"]
+
+
+def test_evaluate_cli_has_both_baselines_from_the_checkpoint(tmp_path):
+    photos = sorted((DATA / "bsds500" / "test").glob("*.jpg"))[:2]
+    r = run_cli("evaluate", *photos, "--out", tmp_path / "ev", "--protocol", "256")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert any(ln.startswith("model ") for ln in lines) and any(ln.startswith("gray ") for ln in lines)
+    assert any(ln.startswith("mean-ab ") for ln in lines)

@@ -63,6 +63,8 @@ def test_real_training_lowers_validation_loss(pack, tmp_path):
     best, meta = load_model(run / "checkpoints" / "best.safetensors")
     assert meta["training"]["recipe"]["lr"] == 3e-4 and meta["encoder_weights"]["source"] == "hed"
     assert meta["data"]["counts"]["train"] >= 60
+    a, b = meta["data"]["mean_ab"]  # recorded for evaluation's mean-ab baseline
+    assert -30 < a < 30 and -30 < b < 60 and (a, b) != (0, 0)
     train_rows = [r for r in metrics(run) if "train_loss" in r]
     assert all(r["images_per_s"] > 0 for r in train_rows)
 

@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from .colorize import Colorizer, gray_input, output_path_for
 from .figures import triptych
-from .images import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, ImageLoadError, find_images, load_photo, pil_from_rgb, save_image
+from .images import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, ImageLoadError, find_images, load_photo, pil_from_u8, save_image
 
 
 @dataclass
@@ -90,7 +90,7 @@ def colorize_files(
                     try:
                         save_image(result, target)
                         if compare:
-                            sheet = triptych(gray_input(photo), result, pil_from_rgb(photo.rgb))
+                            sheet = triptych(gray_input(photo), result, pil_from_u8(photo.u8))
                             save_image(sheet, target.with_name(f"{target.stem}_compare.png"))
                     except (OSError, ValueError) as e:
                         _fail(report, f"{photo.source}: cannot write {target} ({e.strerror if isinstance(e, OSError) and e.strerror else e})", log, bar)

@@ -109,7 +109,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate, format_table, mean_ab_of_pack, write_outputs
 
     colorizer = Colorizer.load(args.model, size=args.size, device=args.device, backend=args.backend)
-    mean_ab = mean_ab_of_pack(args.train_pack) if args.train_pack else None
+    # mean-ab baseline: from the given training pack, else as recorded in the model's checkpoint
+    mean_ab = mean_ab_of_pack(args.train_pack) if args.train_pack else (colorizer.meta.get("data") or {}).get("mean_ab")
+    if mean_ab is None:
+        print("note: no --train-pack and no mean ab in the checkpoint: the mean-ab baseline is left out", file=sys.stderr)
     summaries = []
     for protocol in args.protocol:
         ev, extremes = evaluate(colorizer, args.data, protocol=protocol, mean_ab=mean_ab, max_pixels=args.max_pixels)
@@ -300,6 +303,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from .errors import USER_ERRORS
+    from .runtime import tune_allocator
+
+    tune_allocator()
 
     try:
         return int(args.func(args) or 0)

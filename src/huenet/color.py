@@ -77,13 +77,26 @@ def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
     return linear_to_srgb(_lab_to_linear(lab).clamp(min=0.0)).clamp(0.0, 1.0)
 
 
-def lab_to_rgb_keep_lightness(lab: torch.Tensor, steps: int = 10, tol: float = 1e-4) -> torch.Tensor:
+def linear_to_srgb_u8(lin: torch.Tensor) -> torch.Tensor:
+    """Linear RGB -> 8-bit sRGB, ``round(255 * srgb)``, without evaluating the sRGB curve.
+
+    The curve is monotonic, so the 8-bit code of a value is the number of code boundaries below
+    it; ``bucketize`` against the 255 boundaries (in linear light) replaces a power function and
+    a rounding pass per channel with 8 comparisons: the costliest step on megapixel photos.
+    """
+    mids = (torch.arange(255, dtype=torch.float64) + 0.5) / 255.0
+    bounds = srgb_to_linear(mids).to(lin.device, lin.dtype)
+    return torch.bucketize(lin.contiguous(), bounds, right=True).to(torch.uint8)
+
+
+def lab_to_rgb_keep_lightness(lab: torch.Tensor, steps: int = 10, tol: float = 1e-4, as_uint8: bool = False) -> torch.Tensor:
     """Lab -> sRGB, bringing out-of-gamut colors into the gamut by lowering their chroma.
 
     Clipping R, G, B one by one (``lab_to_rgb``) changes a color's lightness, by several L units
     for saturated colors near black or white. Here each out-of-gamut pixel keeps its L and hue and
     gets the largest chroma (found by bisection on a factor for its ab) that is in the gamut, so a
     colorized photo keeps the input's lightness. Only out-of-gamut pixels cost anything extra.
+    ``as_uint8`` returns 8-bit sRGB (``linear_to_srgb_u8``) instead of floats.
     """
     lin = _lab_to_linear(lab)
     bad = ((lin < -tol) | (lin > 1 + tol)).any(dim=-3)  # ... x H x W
@@ -101,6 +114,8 @@ def lab_to_rgb_keep_lightness(lab: torch.Tensor, steps: int = 10, tol: float = 1
         moved = lin.movedim(-3, -1).clone()
         moved[bad] = _lab_to_linear(fixed.T.unsqueeze(-1)).squeeze(-1).T
         lin = moved.movedim(-1, -3)
+    if as_uint8:
+        return linear_to_srgb_u8(lin)
     return linear_to_srgb(lin.clamp(min=0.0)).clamp(0.0, 1.0)
 
 
@@ -112,6 +127,17 @@ def l_from_rgb(rgb: torch.Tensor) -> torch.Tensor:
     """
     w = _RGB_TO_XYZ[1].to(rgb.device, rgb.dtype).view(3, 1, 1)
     y = (srgb_to_linear(rgb) * w).sum(dim=-3, keepdim=True)
+    f = torch.where(y > _EPS, y.clamp(min=_EPS) ** (1 / 3), _KAPPA * y + _F0)
+    return 116.0 * f - 16.0
+
+
+def l_from_rgb_u8(rgb: torch.Tensor) -> torch.Tensor:
+    """``... x 3 x H x W`` uint8 sRGB -> ``... x 1 x H x W`` float32 L, the same as ``l_from_rgb``
+    of ``rgb / 255``: the sRGB curve and Y's weights become three 256-entry tables."""
+    codes = torch.arange(256, dtype=torch.float64) / 255.0
+    tables = (srgb_to_linear(codes)[None, :] * _RGB_TO_XYZ[1][:, None]).float().to(rgb.device)  # 3 x 256
+    idx = rgb.long()
+    y = tables[0][idx[..., 0:1, :, :]] + tables[1][idx[..., 1:2, :, :]] + tables[2][idx[..., 2:3, :, :]]
     f = torch.where(y > _EPS, y.clamp(min=_EPS) ** (1 / 3), _KAPPA * y + _F0)
     return 116.0 * f - 16.0
 

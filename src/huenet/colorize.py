@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .color import l_from_rgb, lab_to_rgb, lab_to_rgb_keep_lightness, rgb_to_lab
+from .color import l_from_rgb, l_from_rgb_u8, lab_to_rgb, lab_to_rgb_keep_lightness, rgb_to_lab
 from .images import DEFAULT_MAX_PIXELS, Photo, load_photo, photo_from_pil, pil_from_rgb, pil_from_u8
 
 # A photo whose long side would exceed this multiple of the short side at working size is squashed
@@ -76,6 +76,10 @@ class Colorizer:
         self.meta = meta or {}
         self.backend = backend
         self.model = model.to(self.device).eval() if model is not None else None
+        # channels_last: +21% network throughput on this project's 2-core CPU (benchmarks/RESULTS.md)
+        self.channels_last = self.device.type in ("cpu", "cuda")
+        if self.model is not None and self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
         if runner is None and self.model is None:
             raise ValueError("a Colorizer needs a model or a runner")
         self._runner = runner or self._run_torch
@@ -111,10 +115,12 @@ class Colorizer:
     # -- the network at working size ---------------------------------------------------------
     @torch.inference_mode()
     def _run_torch(self, L: torch.Tensor) -> torch.Tensor:
+        if self.channels_last:
+            L = L.contiguous(memory_format=torch.channels_last)
         if self.device.type == "cuda":
             with torch.autocast("cuda", dtype=torch.bfloat16):
-                return self.model(L.contiguous(memory_format=torch.channels_last)).float()
-        return self.model(L)
+                return self.model(L).float()
+        return self.model(L).contiguous()
 
     @torch.inference_mode()
     def predict_ab(self, L: torch.Tensor, size: int | None = None) -> torch.Tensor:
@@ -129,11 +135,12 @@ class Colorizer:
         return F.interpolate(ab.to(L.device), size=(h, w), mode="bilinear", align_corners=False)
 
     @torch.inference_mode()
-    def colorize_rgb(self, rgb: torch.Tensor, size: int | None = None) -> torch.Tensor:
-        """``N x 3 x H x W`` RGB in [0, 1] -> colorized RGB in [0, 1], same size and lightness."""
-        rgb = rgb.to(self.device, torch.float32)
-        L = l_from_rgb(rgb)
-        return lab_to_rgb_keep_lightness(torch.cat([L, self.predict_ab(L, size)], dim=1))
+    def colorize_rgb(self, rgb: torch.Tensor, size: int | None = None, as_uint8: bool = False) -> torch.Tensor:
+        """``N x 3 x H x W`` RGB (float in [0, 1], or uint8) -> colorized RGB in [0, 1] (or uint8
+        0..255 with ``as_uint8``), same size and lightness."""
+        rgb = rgb.to(self.device)
+        L = l_from_rgb_u8(rgb) if rgb.dtype == torch.uint8 else l_from_rgb(rgb.float())
+        return lab_to_rgb_keep_lightness(torch.cat([L, self.predict_ab(L, size)], dim=1), as_uint8=as_uint8)
 
     # -- photos --------------------------------------------------------------------------------
     @torch.inference_mode()
@@ -142,16 +149,15 @@ class Colorizer:
         results: list[Image.Image | None] = [None] * len(photos)
         groups: dict[tuple[int, int], list[int]] = defaultdict(list)
         for i, p in enumerate(photos):
-            groups[p.rgb.shape[:2]].append(i)
+            groups[(p.pixels.shape[:2], p.pixels.dtype.str)].append(i)
         for idx in groups.values():
             for start in range(0, len(idx), batch_size):
                 chunk = idx[start:start + batch_size]
-                arrays = [torch.from_numpy(photos[i].rgb) for i in chunk]
+                arrays = [torch.from_numpy(photos[i].pixels) for i in chunk]
                 # N x H x W x 3 -> N x 3 x H x W; a single photo is viewed, not copied
                 rgb = (arrays[0][None] if len(arrays) == 1 else torch.stack(arrays)).permute(0, 3, 1, 2)
-                out = self.colorize_rgb(rgb, size)
-                # quantize on the device: one pass, and 4x less to copy back than float32
-                u8 = out.mul_(255.0).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+                # 8-bit on the device: no float sRGB curve, and 4x less to copy back than float32
+                u8 = self.colorize_rgb(rgb, size, as_uint8=True).permute(0, 2, 3, 1).cpu().numpy()
                 for j, i in enumerate(chunk):
                     results[i] = pil_from_u8(u8[j], photos[i].alpha)
         return results  # type: ignore[return-value]

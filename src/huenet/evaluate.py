@@ -121,7 +121,7 @@ def evaluate(
             ev.skipped.append(str(e))
             bar.write(f"skipped {e}", file=log)
             continue
-        gt = np.clip(np.rint(photo.rgb * 255), 0, 255).astype(np.uint8)
+        gt = photo.u8
         if protocol == "256":
             gt = np.array(Image.fromarray(gt).resize((256, 256), Image.BICUBIC))
         gt_lab = _lab(gt)

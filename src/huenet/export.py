@@ -15,7 +15,6 @@ import warnings
 from pathlib import Path
 from typing import Callable, Sequence
 
-import numpy as np
 import torch
 
 from .models import ColorNet

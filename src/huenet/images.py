@@ -46,17 +46,36 @@ class ImageLoadError(Exception):
 
 @dataclass
 class Photo:
-    """A decoded photo: ``rgb`` float32 ``H x W x 3`` in [0, 1], optional ``alpha`` uint8 ``H x W``."""
+    """A decoded photo.
 
-    rgb: np.ndarray
+    ``pixels`` is ``H x W x 3``: uint8 for 8-bit sources (most photos), float32 in [0, 1] for
+    16-bit and float ones; ``rgb`` is always float32 in [0, 1]. Keeping 8-bit photos as uint8 saves
+    memory, and lets colorizing linearize them with a 256-entry table instead of a power function.
+    ``alpha`` is uint8 ``H x W`` or None.
+    """
+
+    pixels: np.ndarray
     alpha: np.ndarray | None
     source: str
     mode: str  # the file's original Pillow mode, e.g. "RGB", "L", "I;16", "CMYK"
 
     @property
+    def rgb(self) -> np.ndarray:
+        if self.pixels.dtype == np.uint8:
+            return self.pixels.astype(np.float32) / 255.0
+        return self.pixels
+
+    @property
+    def u8(self) -> np.ndarray:
+        """8-bit RGB (rounded for 16-bit sources)."""
+        if self.pixels.dtype == np.uint8:
+            return self.pixels
+        return np.clip(np.rint(self.pixels * 255.0), 0, 255).astype(np.uint8)
+
+    @property
     def size(self) -> tuple[int, int]:
         """(width, height), as Pillow reports sizes."""
-        return self.rgb.shape[1], self.rgb.shape[0]
+        return self.pixels.shape[1], self.pixels.shape[0]
 
 
 def display_name(path: str | os.PathLike) -> str:
@@ -140,11 +159,11 @@ def photo_from_pil(img: Image.Image, source: str = "<image>") -> Photo:
         ) or (mode in ("L", "RGB") and "transparency" in img.info)
         if has_alpha:
             rgba = np.asarray(img.convert("RGBA"))
-            rgb = rgba[..., :3].astype(np.float32) / 255.0
+            rgb = np.ascontiguousarray(rgba[..., :3])
             alpha = np.ascontiguousarray(rgba[..., 3])
         else:
-            rgb = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
-    return Photo(rgb=np.ascontiguousarray(rgb), alpha=alpha, source=source, mode=mode)
+            rgb = np.array(img.convert("RGB"), dtype=np.uint8)
+    return Photo(pixels=np.ascontiguousarray(rgb), alpha=alpha, source=source, mode=mode)
 
 
 def load_photo(

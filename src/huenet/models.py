@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .color import LabScaling
-from .encoders import VGGEncoder, gray_stem_from_rgb, load_encoder_weights, scaled_channels
+from .encoders import VGGEncoder, gray_stem_from_rgb, load_encoder_weights
 
 _REGISTRY: dict[str, tuple[type, Callable[..., "ColorNet"]]] = {}
 

@@ -130,8 +130,12 @@ def open_sources(cfg: TrainConfig) -> tuple[object, object, dict]:
     if is_pack(cfg.data):
         train = PackSource(PackedPhotos(cfg.data, "train", preload=cfg.preload))
         index = json.loads((Path(cfg.data) / "index.json").read_text())
+        from .evaluate import mean_ab_of_pack
+
         provenance = {"pack": str(cfg.data), "sources": index.get("sources"),
-                      "counts": {k: v["count"] for k, v in index["splits"].items()}}
+                      "counts": {k: v["count"] for k, v in index["splits"].items()},
+                      # for evaluation's mean-ab baseline, so it needs no access to the pack
+                      "mean_ab": mean_ab_of_pack(cfg.data, max_photos=1000)}
         val = None
         if cfg.val_data is None and "val" in index["splits"]:
             val = PackSource(PackedPhotos(cfg.data, "val", preload=cfg.preload))
