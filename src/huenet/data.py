@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 import random
 from concurrent.futures import ProcessPoolExecutor
@@ -128,7 +129,8 @@ def mean_chroma(rgb_u8: np.ndarray) -> float:
 
 
 def _prepare_one(args) -> tuple[str, np.ndarray | None, str, str]:
-    """(path, array or None, sha256 of the file or '', reason when skipped)."""
+    """(path, array or None, sha256 of the file or '', reason when skipped). Runs in a worker
+    process: Pillow and hashlib only (the near-gray test runs in the parent, with torch)."""
     path, size, max_pixels = args
     try:
         digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
@@ -138,8 +140,6 @@ def _prepare_one(args) -> tuple[str, np.ndarray | None, str, str]:
         arr = square_photo(path, size, max_pixels)
     except ImageLoadError as e:
         return str(path), None, digest, e.reason
-    if mean_chroma(arr) < NEAR_GRAY_CHROMA:
-        return str(path), None, digest, "near-gray (no color to learn from)"
     return str(path), arr, digest, ""
 
 
@@ -201,7 +201,8 @@ def prepare_pack(
     index: dict = {"format": PACK_FORMAT, "version": 1, "size": size, "layout": "HWC uint8 RGB",
                    "crop": "short side resized to size, center crop", "sources": layouts, "splits": {}}
     workers = workers or min(8, os.cpu_count() or 1)
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    # forkserver, not fork: a process forked after torch started its thread pools can hang.
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
         for split in [s for s in SPLITS if s in by_split]:
             paths = by_split[split]
             tmp = out / f".{split}.u8.tmp"
@@ -212,6 +213,8 @@ def prepare_pack(
                 bar = tqdm(pool.map(_prepare_one, jobs, chunksize=16), total=len(paths),
                            desc=f"pack {split}", unit="img", disable=not progress)
                 for path, arr, digest, reason in bar:
+                    if arr is not None and mean_chroma(arr) < NEAR_GRAY_CHROMA:
+                        arr, reason = None, "near-gray (no color to learn from)"
                     if arr is None:
                         report.skipped.append((path, reason))
                         continue
