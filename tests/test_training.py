@@ -209,3 +209,15 @@ def test_recipes_parse_and_cli_overrides_them(tmp_path):
     bad.write_text("[train]\nlearning_rate = 1\n")
     with pytest.raises(ValueError, match="learning_rate"):
         load_recipe(bad)
+
+
+def test_pack_without_val_split_holds_out_a_fraction(tmp_path):
+    photos = sorted((DATA / "flowers" / "train" / "tulips").glob("*.jpg"))[:30]
+    listing = tmp_path / "list.txt"
+    listing.write_text("\n".join(str(p) for p in photos))
+    prepare_pack([listing], tmp_path / "pack", size=40, workers=1, progress=False)
+    run = train(small_cfg(tmp_path / "pack", tmp_path / "run", size=32, epochs=1, val_fraction=0.2, batch_size=8))
+    meta = read_checkpoint(run / "checkpoints" / "best.safetensors")[1]
+    held = meta["data"]["held_out_for_val"]
+    assert held == round(meta["data"]["counts"]["train"] * 0.2)
+    assert any("val_loss" in r for r in metrics(run)) and (run / "samples" / "epoch_001.png").is_file()

@@ -31,7 +31,7 @@ class TrainConfig:
     # data
     data: str = ""  # a pack (huenet prepare) or a folder / list / LaMem root
     val_data: str | None = None  # a separate pack/folder for validation (default: data's val split)
-    val_fraction: float = 0.1  # for folders without their own split
+    val_fraction: float = 0.1  # held out (fixed seed) from folders and packs without a val split
     val_max: int = 512  # validate on at most this many photos (fixed, the first ones)
     preload: bool = False  # read the whole pack into memory once (into GPU memory on CUDA)
     workers: int = 2  # DataLoader workers when reading folders directly

@@ -86,17 +86,19 @@ def init_distributed(device_kind: str) -> Dist:
 
 
 class PackSource:
-    def __init__(self, photos: PackedPhotos):
+    def __init__(self, photos: PackedPhotos, subset: list[int] | None = None):
         self.photos = photos
         self.stored = photos.size
         self.skipped = 0
+        self.subset = subset  # positions in the pack this source uses (None: all)
 
     def __len__(self):
-        return len(self.photos)
+        return len(self.photos) if self.subset is None else len(self.subset)
 
     def batches(self, index_lists):
         for idx in index_lists:
-            yield list(range(len(idx))), self.photos.batch(idx)
+            rows = idx if self.subset is None else [self.subset[i] for i in idx]
+            yield list(range(len(idx))), self.photos.batch(rows)
 
 
 class FolderSource:
@@ -139,6 +141,14 @@ def open_sources(cfg: TrainConfig) -> tuple[object, object, dict]:
         val = None
         if cfg.val_data is None and "val" in index["splits"]:
             val = PackSource(PackedPhotos(cfg.data, "val", preload=cfg.preload))
+        elif cfg.val_data is None and cfg.val_fraction > 0:
+            # A pack without a val split: hold out a fixed-seed fraction of it for validation.
+            n = len(train)
+            order = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed)).tolist()
+            n_val = max(1, int(round(n * cfg.val_fraction)))
+            val = PackSource(train.photos, sorted(order[:n_val]))
+            train = PackSource(train.photos, sorted(order[n_val:]))
+            provenance["held_out_for_val"] = n_val
     else:
         layout, splits = discover(cfg.data)
         if "all" in splits:
