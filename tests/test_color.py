@@ -91,3 +91,41 @@ def test_out_of_gamut_colors_keep_lightness_and_hue(real_photos):
     d = torch.remainder(hue(back) - hue(wild) + torch.pi, 2 * torch.pi) - torch.pi
     assert d[chroma > 5].abs().max() < 0.05  # hue kept where there is chroma to have a hue
     assert (chroma <= wild[:, 1:].norm(dim=1) + 1e-3).all()  # only ever less chroma
+
+
+def test_fast_output_path_matches_the_reference(real_photos):
+    """``lab_to_srgb_u8`` (the colorizer's 8-bit output) is the reference keep-lightness map with
+    fewer passes: same codes except float ties, also with many pixels out of gamut."""
+    from huenet.color import lab_to_rgb_keep_lightness, lab_to_srgb_u8
+
+    for path in real_photos[:4]:
+        lab = rgb_to_lab(_t(_rgb(path)).float())
+        # 2.5x: a large share of the pixels out of the sRGB gamut; 3x + 40: far out, and past the
+        # clip of Z at zero in dark pixels
+        for gain, shift in ((1.0, 0.0), (2.5, 0.0), (3.0, 40.0)):
+            wild = torch.cat([lab[:, :1], lab[:, 1:] * gain + shift], dim=1)
+            ref = lab_to_rgb_keep_lightness(wild, as_uint8=True)
+            fast = lab_to_srgb_u8(wild[:, :1], wild[:, 1:])
+            assert fast.dtype == torch.uint8 and fast.shape == ref.shape
+            diff = (fast.int() - ref.int()).abs()
+            assert diff.max() <= 1 and (diff > 0).float().mean() < 1e-4, (path, gain, shift)
+            if gain == 1.0:  # a real photo's own colors come back within one level
+                assert (fast.int() - (_t(_rgb(path)) * 255).round().int()).abs().max() <= 1
+            # stored as images are (H x W x 3): handing it to numpy/Pillow needs no copy
+            assert fast.permute(0, 2, 3, 1).is_contiguous()
+    # a batch of two (different content) equals each on its own
+    a, b = (rgb_to_lab(_t(_rgb(p)[:96, :128]).float()) * torch.tensor([1, 2, 2]).view(1, 3, 1, 1) for p in real_photos[:2])
+    both = lab_to_srgb_u8(torch.cat([a, b])[:, :1], torch.cat([a, b])[:, 1:])
+    assert torch.equal(both[1:], lab_to_srgb_u8(b[:, :1], b[:, 1:]))
+
+
+def test_8bit_fast_paths_match_the_formulas():
+    from huenet.color import l_from_rgb, l_from_rgb_u8, linear_to_srgb, linear_to_srgb_u8
+
+    every = torch.stack(torch.meshgrid(*[torch.arange(0, 256, 5, dtype=torch.uint8)] * 3, indexing="ij")).view(1, 3, -1, 1)
+    every = torch.cat([every, torch.arange(256, dtype=torch.uint8).expand(1, 3, 256)[..., None]], dim=2)  # + all grays
+    assert (l_from_rgb_u8(every) - l_from_rgb(every.double() / 255)).abs().max() < 1e-4
+    lin = torch.linspace(-0.1, 1.1, 200001)  # through the toe, the curve and past both ends
+    ref = (linear_to_srgb(lin.double().clamp(min=0)).clamp(0, 1) * 255).round()
+    diff = (linear_to_srgb_u8(lin).double() - ref).abs()
+    assert diff.max() <= 1 and (diff > 0).sum() <= 20

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .color import l_from_rgb, l_from_rgb_u8, lab_to_rgb, lab_to_rgb_keep_lightness, rgb_to_lab
+from .color import l_from_rgb, l_from_rgb_u8, lab_to_rgb, lab_to_rgb_keep_lightness, lab_to_srgb_u8, rgb_to_lab
 from .images import DEFAULT_MAX_PIXELS, Photo, load_photo, photo_from_pil, pil_from_rgb, pil_from_u8
 
 # A photo whose long side would exceed this multiple of the short side at working size is squashed
@@ -140,7 +140,10 @@ class Colorizer:
         0..255 with ``as_uint8``), same size and lightness."""
         rgb = rgb.to(self.device)
         L = l_from_rgb_u8(rgb) if rgb.dtype == torch.uint8 else l_from_rgb(rgb.float())
-        return lab_to_rgb_keep_lightness(torch.cat([L, self.predict_ab(L, size)], dim=1), as_uint8=as_uint8)
+        ab = self.predict_ab(L, size)
+        if as_uint8:
+            return lab_to_srgb_u8(L, ab)
+        return lab_to_rgb_keep_lightness(torch.cat([L, ab], dim=1))
 
     # -- photos --------------------------------------------------------------------------------
     @torch.inference_mode()
