@@ -97,12 +97,36 @@ def test_batches_of_mixed_sizes_match_one_by_one(colorizer, real_photos):
 def test_numpy_and_tensor_apis(colorizer, photo_rgb_u8):
     out = colorizer.colorize_array(photo_rgb_u8)
     assert out.shape == photo_rgb_u8.shape and out.dtype == np.uint8
+    assert np.array_equal(out, np.asarray(colorizer.colorize(Image.fromarray(photo_rgb_u8))))
     gray = photo_rgb_u8.mean(axis=2).astype(np.uint8)
     assert colorizer.colorize_array(gray).shape == gray.shape + (3,)
+    # float input: the same photo as the 8-bit one, so the same colors to within a level
+    assert np.abs(colorizer.colorize_array(photo_rgb_u8 / 255.0).astype(int) - out).max() <= 1
     batch = np.stack([photo_rgb_u8, photo_rgb_u8[::-1]])
     assert colorizer.colorize_array(batch).shape == batch.shape
     rgb = torch.from_numpy(photo_rgb_u8.copy()).permute(2, 0, 1)[None].float() / 255
     assert colorizer.colorize_rgb(rgb).shape == rgb.shape
+
+
+def test_gray_photos_stay_one_channel_and_match_their_rgb_copies(colorizer, photo_rgb_u8, tmp_path):
+    """Old photos are gray: they are kept as one channel (L by one table lookup, a third of the
+    memory) and colorize exactly as the same picture stored as RGB with three equal channels."""
+    gray = Image.fromarray(photo_rgb_u8).convert("L")
+    gray.save(tmp_path / "gray.png")
+    gray.convert("RGB").save(tmp_path / "gray-as-rgb.png")
+    one, three = load_photo(tmp_path / "gray.png"), load_photo(tmp_path / "gray-as-rgb.png")
+    assert one.pixels.shape[2] == 1 and one.gray and three.pixels.shape[2] == 3
+    assert np.array_equal(one.u8, three.u8) and one.u8.shape[2] == 3 and np.array_equal(one.rgb, three.rgb)
+    a, b = (np.asarray(im).astype(int) for im in colorizer.colorize_photos([one, three]))
+    assert np.abs(a - b).max() <= 1 and (a != b).mean() < 1e-3  # L from a table of L vs of Y: float ties
+    assert np.abs(a - np.asarray(colorizer.colorize(gray))).max() == 0
+    assert_same_lightness(Image.fromarray(a.astype(np.uint8)), one.rgb.astype(np.float64))
+    # 16-bit gray and gray with alpha stay one channel too
+    Image.fromarray(np.asarray(gray).astype(np.uint16) * 257).convert("I;16").save(tmp_path / "g16.png")
+    Image.merge("LA", [gray, Image.new("L", gray.size, 200)]).save(tmp_path / "la.png")
+    g16, la = load_photo(tmp_path / "g16.png"), load_photo(tmp_path / "la.png")
+    assert g16.pixels.shape[2] == 1 and g16.pixels.dtype == np.float32
+    assert la.pixels.shape[2] == 1 and la.alpha is not None and la.alpha.min() == 200
 
 
 def test_saturation_gain_adds_chroma_and_keeps_lightness(small_checkpoint, photo_rgb_u8):

@@ -212,6 +212,12 @@ def l_from_gray(gray: torch.Tensor) -> torch.Tensor:
     return 116.0 * f - 16.0
 
 
+def l_from_gray_u8(gray: torch.Tensor) -> torch.Tensor:
+    """``... x 1 x H x W`` uint8 gray -> float32 L: one lookup in a 256-entry table of ``l_from_gray``."""
+    table = l_from_gray(torch.arange(256, dtype=torch.float64) / 255.0).float().to(gray.device)
+    return torch.take(table, gray.long())
+
+
 @dataclass(frozen=True)
 class LabScaling:
     """How L and ab are scaled for the network (Zhang et al.'s constants).

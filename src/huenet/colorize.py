@@ -11,6 +11,7 @@ All color math runs on the model's device, in batches of same-size photos.
 from __future__ import annotations
 
 import os
+import warnings
 from collections import defaultdict
 from pathlib import Path
 from typing import Callable, Sequence
@@ -20,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .color import l_from_rgb, l_from_rgb_u8, lab_to_rgb, lab_to_rgb_keep_lightness, lab_to_srgb_u8, rgb_to_lab
+from .color import l_from_gray, l_from_gray_u8, l_from_rgb, l_from_rgb_u8, lab_to_rgb, lab_to_rgb_keep_lightness, lab_to_srgb_u8, rgb_to_lab
 from .images import DEFAULT_MAX_PIXELS, Photo, load_photo, photo_from_pil, pil_from_rgb, pil_from_u8
 
 # A photo whose long side would exceed this multiple of the short side at working size is squashed
@@ -136,10 +137,13 @@ class Colorizer:
 
     @torch.inference_mode()
     def colorize_rgb(self, rgb: torch.Tensor, size: int | None = None, as_uint8: bool = False) -> torch.Tensor:
-        """``N x 3 x H x W`` RGB (float in [0, 1], or uint8) -> colorized RGB in [0, 1] (or uint8
-        0..255 with ``as_uint8``), same size and lightness."""
+        """``N x 3 x H x W`` RGB or ``N x 1 x H x W`` gray (float in [0, 1], or uint8) -> colorized
+        ``N x 3 x H x W`` RGB in [0, 1] (or uint8 0..255 with ``as_uint8``), same size and lightness."""
         rgb = rgb.to(self.device)
-        L = l_from_rgb_u8(rgb) if rgb.dtype == torch.uint8 else l_from_rgb(rgb.float())
+        if rgb.shape[-3] == 1:
+            L = l_from_gray_u8(rgb) if rgb.dtype == torch.uint8 else l_from_gray(rgb.float())
+        else:
+            L = l_from_rgb_u8(rgb) if rgb.dtype == torch.uint8 else l_from_rgb(rgb.float())
         ab = self.predict_ab(L, size)
         if as_uint8:
             return lab_to_srgb_u8(L, ab)
@@ -152,12 +156,12 @@ class Colorizer:
         results: list[Image.Image | None] = [None] * len(photos)
         groups: dict[tuple[int, int], list[int]] = defaultdict(list)
         for i, p in enumerate(photos):
-            groups[(p.pixels.shape[:2], p.pixels.dtype.str)].append(i)
+            groups[(p.pixels.shape, p.pixels.dtype.str)].append(i)
         for idx in groups.values():
             for start in range(0, len(idx), batch_size):
                 chunk = idx[start:start + batch_size]
                 arrays = [torch.from_numpy(photos[i].pixels) for i in chunk]
-                # N x H x W x 3 -> N x 3 x H x W; a single photo is viewed, not copied
+                # N x H x W x C -> N x C x H x W (C = 3, or 1 for gray); a single photo is viewed, not copied
                 rgb = (arrays[0][None] if len(arrays) == 1 else torch.stack(arrays)).permute(0, 3, 1, 2)
                 # 8-bit on the device: no float sRGB curve, and 4x less to copy back than float32
                 u8 = self.colorize_rgb(rgb, size, as_uint8=True).permute(0, 2, 3, 1).cpu().numpy()
@@ -173,21 +177,28 @@ class Colorizer:
         return self.colorize_photos([load_photo(path, max_pixels=max_pixels)])[0]
 
     def colorize_array(self, array: np.ndarray) -> np.ndarray:
-        """``H x W`` or ``H x W x 3`` (or a batch ``N x H x W x 3``), uint8 or float in [0, 1]
-        -> uint8 ``... x H x W x 3``."""
+        """``H x W`` gray or ``H x W x 3`` RGB (or a batch ``N x H x W x 3``), uint8, uint16 or float
+        in [0, 1] -> uint8 ``... x H x W x 3``: the same path as ``colorize`` on the equivalent image."""
         a = np.asarray(array)
         batched = a.ndim == 4
         a = a if batched else a[None]
-        if a.ndim == 3:  # N x H x W gray
-            a = np.repeat(a[..., None], 3, axis=-1)
-        if a.dtype == np.uint8:
-            a = a.astype(np.float32) / 255.0
-        elif a.dtype == np.uint16:
+        if a.ndim == 3:  # N x H x W gray: one channel
+            a = a[..., None]
+        if a.dtype == np.uint16:
             a = a.astype(np.float32) / 65535.0
-        rgb = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).permute(0, 3, 1, 2)
-        out = self.colorize_rgb(rgb).permute(0, 2, 3, 1).cpu().numpy()
-        u8 = np.clip(np.rint(out * 255.0), 0, 255).astype(np.uint8)
+        elif a.dtype != np.uint8:
+            a = np.clip(a.astype(np.float32), 0.0, 1.0)
+        px = _read_only_view(np.ascontiguousarray(a)).permute(0, 3, 1, 2)
+        u8 = self.colorize_rgb(px, as_uint8=True).permute(0, 2, 3, 1).cpu().numpy()
         return u8 if batched else u8[0]
+
+
+def _read_only_view(a: np.ndarray) -> torch.Tensor:
+    """A tensor on ``a``'s memory without copying, also when ``a`` is read-only (``np.asarray`` of a
+    Pillow image is): nothing here writes to its input, so torch's warning about that is moot."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        return torch.from_numpy(a)
 
 
 def gray_input(photo: Photo) -> Image.Image:

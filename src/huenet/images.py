@@ -48,10 +48,11 @@ class ImageLoadError(Exception):
 class Photo:
     """A decoded photo.
 
-    ``pixels`` is ``H x W x 3``: uint8 for 8-bit sources (most photos), float32 in [0, 1] for
-    16-bit and float ones; ``rgb`` is always float32 in [0, 1]. Keeping 8-bit photos as uint8 saves
-    memory, and lets colorizing linearize them with a 256-entry table instead of a power function.
-    ``alpha`` is uint8 ``H x W`` or None.
+    ``pixels`` is ``H x W x 3`` for color sources and ``H x W x 1`` for gray ones (the old photos
+    this project is for): uint8 for 8-bit sources (most photos), float32 in [0, 1] for 16-bit and
+    float ones. ``rgb`` (float32 in [0, 1]) and ``u8`` are always ``H x W x 3``. Keeping 8-bit photos
+    as uint8, and gray ones as one channel, saves memory and lets colorizing find L with one table
+    lookup per pixel. ``alpha`` is uint8 ``H x W`` or None.
     """
 
     pixels: np.ndarray
@@ -60,17 +61,24 @@ class Photo:
     mode: str  # the file's original Pillow mode, e.g. "RGB", "L", "I;16", "CMYK"
 
     @property
+    def gray(self) -> bool:
+        return self.pixels.shape[2] == 1
+
+    @property
     def rgb(self) -> np.ndarray:
-        if self.pixels.dtype == np.uint8:
-            return self.pixels.astype(np.float32) / 255.0
-        return self.pixels
+        """Float32 RGB in [0, 1], ``H x W x 3``."""
+        px = np.repeat(self.pixels, 3, axis=2) if self.gray else self.pixels
+        if px.dtype == np.uint8:
+            return px.astype(np.float32) / 255.0
+        return px
 
     @property
     def u8(self) -> np.ndarray:
-        """8-bit RGB (rounded for 16-bit sources)."""
-        if self.pixels.dtype == np.uint8:
-            return self.pixels
-        return np.clip(np.rint(self.pixels * 255.0), 0, 255).astype(np.uint8)
+        """8-bit RGB, ``H x W x 3`` (rounded for 16-bit sources)."""
+        px = np.repeat(self.pixels, 3, axis=2) if self.gray else self.pixels
+        if px.dtype == np.uint8:
+            return px
+        return np.clip(np.rint(px * 255.0), 0, 255).astype(np.uint8)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -140,30 +148,34 @@ def open_image(
 
 
 def photo_from_pil(img: Image.Image, source: str = "<image>") -> Photo:
-    """Convert any Pillow mode to float RGB in [0, 1] plus alpha (if the image has one)."""
+    """Convert any Pillow mode to a ``Photo``: gray sources stay one channel, 16-bit and float ones
+    keep their precision as float32 in [0, 1], alpha is kept aside (if the image has one)."""
     mode = img.mode
     alpha = None
     if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
         # 16-bit (or 32-bit integer) grayscale: keep the full precision of the lightness.
         a = np.asarray(img, dtype=np.float64)
         top = 65535.0 if mode.startswith("I;16") or a.max() > 255 else 255.0
-        gray = np.clip(a / top, 0.0, 1.0).astype(np.float32)
-        rgb = np.repeat(gray[..., None], 3, axis=2)
+        px = np.clip(a / top, 0.0, 1.0).astype(np.float32)[..., None]
     elif mode == "F":
         a = np.asarray(img, dtype=np.float32)
-        gray = np.clip(a / (255.0 if a.max() > 1.0 else 1.0), 0.0, 1.0)
-        rgb = np.repeat(gray[..., None], 3, axis=2)
+        px = np.clip(a / (255.0 if a.max() > 1.0 else 1.0), 0.0, 1.0)[..., None]
+    elif mode in ("L", "1") and "transparency" not in img.info:
+        px = np.array(img.convert("L") if mode == "1" else img, dtype=np.uint8)[..., None]
+    elif mode in ("LA", "La"):
+        la = np.asarray(img.convert("LA"))
+        px, alpha = np.ascontiguousarray(la[..., :1]), np.ascontiguousarray(la[..., 1])
     else:
-        has_alpha = mode in ("RGBA", "LA", "PA", "La", "RGBa") or (
+        has_alpha = mode in ("RGBA", "PA", "RGBa") or (
             mode == "P" and "transparency" in img.info
         ) or (mode in ("L", "RGB") and "transparency" in img.info)
         if has_alpha:
             rgba = np.asarray(img.convert("RGBA"))
-            rgb = np.ascontiguousarray(rgba[..., :3])
+            px = np.ascontiguousarray(rgba[..., :3])
             alpha = np.ascontiguousarray(rgba[..., 3])
         else:
-            rgb = np.array(img.convert("RGB"), dtype=np.uint8)
-    return Photo(pixels=np.ascontiguousarray(rgb), alpha=alpha, source=source, mode=mode)
+            px = np.array(img.convert("RGB"), dtype=np.uint8)
+    return Photo(pixels=np.ascontiguousarray(px), alpha=alpha, source=source, mode=mode)
 
 
 def load_photo(
