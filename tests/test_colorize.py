@@ -108,6 +108,23 @@ def test_numpy_and_tensor_apis(colorizer, photo_rgb_u8):
     assert colorizer.colorize_rgb(rgb).shape == rgb.shape
 
 
+def test_banded_full_resolution_path_matches_whole_photo_math(small_checkpoint, real_photos):
+    """The 8-bit path works in bands of rows (bounded, reused memory); whatever the band height,
+    the result is the whole-photo computation (L, ab resized in one go, the reference color map) to
+    within float ties."""
+    from huenet.color import l_from_rgb_u8, lab_to_rgb_keep_lightness
+
+    rgb = torch.from_numpy(np.asarray(Image.open(real_photos[0]).convert("RGB")).copy()).permute(2, 0, 1)[None]
+    c = Colorizer.load(small_checkpoint, device="cpu", precision="fp32", saturation=3.0)  # some out of gamut
+    L = l_from_rgb_u8(rgb)
+    whole = lab_to_rgb_keep_lightness(torch.cat([L, c.predict_ab(L)], dim=1), as_uint8=True)
+    for band_pixels in (1, 7 * rgb.shape[-1] + 5, 1 << 30):  # one row a band, 7 rows, all at once
+        c.band_pixels = band_pixels
+        diff = (c.colorize_rgb(rgb, as_uint8=True).int() - whole.int()).abs()
+        # float ties only (the 1x1 matrix product may sum in another order for another band width)
+        assert diff.max() <= 1 and (diff > 0).float().mean() < 1e-3, band_pixels
+
+
 def test_gray_photos_stay_one_channel_and_match_their_rgb_copies(colorizer, photo_rgb_u8, tmp_path):
     """Old photos are gray: they are kept as one channel (L by one table lookup, a third of the
     memory) and colorize exactly as the same picture stored as RGB with three equal channels."""

@@ -10,11 +10,13 @@ from pathlib import Path
 from . import __version__
 
 
-def _add_model_args(p: argparse.ArgumentParser) -> None:
+def _add_model_args(p: argparse.ArgumentParser, precision: str = "auto") -> None:
     p.add_argument("--model", "-m", default=None,
                    help="checkpoint (.safetensors with its .json, or a run folder); default: the shipped weights")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     p.add_argument("--size", type=int, default=256, help="working size: the network sees the short side at this many pixels")
+    p.add_argument("--precision", default=precision, choices=["auto", "fp32", "bf16"],
+                   help=f"the network's arithmetic (default {precision}; auto: bf16 where the CPU/GPU has it natively)")
 
 
 def cmd_colorize(args: argparse.Namespace) -> int:
@@ -22,7 +24,7 @@ def cmd_colorize(args: argparse.Namespace) -> int:
     from .colorize import Colorizer
 
     colorizer = Colorizer.load(args.model, size=args.size, device=args.device, backend=args.backend,
-                               saturation=args.saturation)
+                               saturation=args.saturation, precision=args.precision)
     report = colorize_files(
         colorizer, args.inputs, args.output, fmt=args.format, compare=args.compare,
         batch_size=args.batch_size, max_pixels=args.max_pixels,
@@ -83,6 +85,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         val_data=args.val_data, save_every=args.save_every, val_every=args.val_every,
         init_from=args.init_from, compile=True if args.compile else None,
         deterministic=True if args.deterministic else None, preload=True if args.preload else None,
+        amp=args.amp,
     )
     if args.resume:
         run = resume(args.resume, **{k: v for k, v in flags.items() if k in (
@@ -108,7 +111,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .colorize import Colorizer
     from .evaluate import evaluate, format_table, mean_ab_of_pack, write_outputs
 
-    colorizer = Colorizer.load(args.model, size=args.size, device=args.device, backend=args.backend)
+    colorizer = Colorizer.load(args.model, size=args.size, device=args.device, backend=args.backend,
+                               precision=args.precision)
     # mean-ab baseline: from the given training pack, else as recorded in the model's checkpoint
     mean_ab = mean_ab_of_pack(args.train_pack) if args.train_pack else (colorizer.meta.get("data") or {}).get("mean_ab")
     if mean_ab is None:
@@ -136,7 +140,7 @@ def cmd_figures(args: argparse.Namespace) -> int:
     from .colorize import Colorizer, gray_input
     from .images import load_photo, pil_from_rgb
 
-    colorizer = Colorizer.load(args.model, size=args.size, device=args.device)
+    colorizer = Colorizer.load(args.model, size=args.size, device=args.device, precision=args.precision)
     if args.kind == "lab-split":
         photo = load_photo(args.inputs[0])
         original = pil_from_rgb(photo.rgb)
@@ -169,7 +173,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     settings = ServerSettings(max_upload_bytes=int(args.max_upload_mb * 1e6), max_pixels=args.max_pixels,
                               workers=args.workers, queue=args.queue)
-    serve(args.model, host=args.host, port=args.port, device=args.device, size=args.size, settings=settings)
+    serve(args.model, host=args.host, port=args.port, device=args.device, size=args.size, settings=settings,
+          precision=args.precision)
     return 0
 
 
@@ -248,6 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int)
     p.add_argument("--save-every", type=int, help="steps between checkpoints (default: each epoch)")
     p.add_argument("--val-every", type=int, help="steps between validations (default: each epoch)")
+    p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
+                   help="bf16 autocast where the CPU/GPU has bf16 natively (default on; --no-amp: fp32 throughout)")
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
     p.add_argument("--deterministic", action="store_true")
     p.add_argument("--preload", action="store_true", help="read the whole pack into memory")
@@ -260,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="score a model against the originals, with gray and mean-ab baselines")
     p.add_argument("data", nargs="+", help="photo folders or files (the originals)")
-    _add_model_args(p)
+    _add_model_args(p, precision="fp32")  # scores that do not depend on the machine's arithmetic
     p.add_argument("--protocol", nargs="+", choices=["full", "256"], default=["full"],
                    help="full: original resolution; 256: resized to 256x256 first (both: one folder each)")
     p.add_argument("--train-pack", help="training pack: adds the mean-ab baseline")

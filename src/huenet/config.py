@@ -50,7 +50,7 @@ class TrainConfig:
     out: str = "runs/run"
     seed: int = 0
     device: str = "auto"
-    amp: bool = True  # bf16 autocast on CUDA
+    amp: bool = True  # bf16 autocast where the device has bf16 natively (CUDA; CPUs with AVX512-BF16/AMX)
     channels_last: bool = True  # on CUDA
     compile: bool = False  # torch.compile the model (CUDA)
     deterministic: bool = False  # torch.use_deterministic_algorithms (for exact resume tests)

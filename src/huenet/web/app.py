@@ -189,13 +189,14 @@ def model_description(colorizer: Colorizer) -> dict:
         "training": {k: v for k, v in (meta.get("training") or {}).items() if k != "recipe"},
         "working_size": colorizer.size,
         "backend": colorizer.backend,
+        "precision": colorizer.precision,
     }
 
 
 def serve(model: str | None = None, host: str = "127.0.0.1", port: int = 8000, device: str = "auto",
-          size: int = 256, settings: ServerSettings = ServerSettings()) -> None:
+          size: int = 256, settings: ServerSettings = ServerSettings(), precision: str = "auto") -> None:
     import uvicorn
 
-    colorizer = Colorizer.load(model, size=size, device=device)
+    colorizer = Colorizer.load(model, size=size, device=device, precision=precision)
     app = create_app(colorizer, settings, model_description(colorizer))
     uvicorn.run(app, host=host, port=port, log_level="info")
