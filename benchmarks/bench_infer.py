@@ -15,25 +15,35 @@ import tempfile
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import header, matmul_gflops, median_time, model_flops, table  # noqa: E402
 
 from huenet.checkpoints import save_checkpoint  # noqa: E402
-from huenet.colorize import Colorizer  # noqa: E402
+from huenet.colorize import Colorizer, pick_precision, working_size  # noqa: E402
 from huenet.images import load_photo  # noqa: E402
 from huenet.models import create_model  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
-def photo_bytes(size: tuple[int, int]) -> bytes:
+def photo_bytes(size: tuple[int, int], mode: str = "RGB") -> bytes:
     """A real photo resized to ``size`` (w, h), JPEG-encoded, as a user's file would be."""
     src = sorted((SHARED / "bsds500" / "test").glob("*.jpg"))[0]
     buf = io.BytesIO()
-    Image.open(src).convert("RGB").resize(size, Image.BICUBIC).save(buf, "JPEG", quality=92)
+    Image.open(src).convert(mode).resize(size, Image.BICUBIC).save(buf, "JPEG", quality=92)
     return buf.getvalue()
+
+
+def _bucketize_u8(lin: torch.Tensor) -> torch.Tensor:
+    """The earlier 8-bit sRGB encoder (kept here to measure against): count the code boundaries
+    below each value with ``bucketize``."""
+    from huenet.color import srgb_to_linear
+
+    bounds = srgb_to_linear((torch.arange(255, dtype=torch.float64) + 0.5) / 255.0).to(lin.device, lin.dtype)
+    return torch.bucketize(lin.contiguous(), bounds, right=True).to(torch.uint8)
 
 
 def main() -> None:
@@ -58,22 +68,32 @@ def main() -> None:
     model, dev = c.model, c.device
     sync = (lambda: torch.cuda.synchronize()) if dev.type == "cuda" else (lambda: None)
     print(header(f"inference, {c.meta.get('model')} ({c.meta.get('config', {}).get('encoder')}), {dev}"))
-    peak = matmul_gflops(device=dev.type)
+    print(f"the Colorizer's precision here (auto): {c.precision}")
+    # each precision's network against the matrix multiply of the same precision, measured now
+    precisions = ["fp32"] + (["bf16"] if pick_precision("auto", dev) == "bf16" else [])
+    peak = {prec: matmul_gflops(dtype=torch.float32 if prec == "fp32" else torch.bfloat16, device=dev.type)
+            for prec in precisions}
     rows = []
     flops_256 = model_flops(model.cpu(), torch.rand(1, 1, 256, 256) * 100)
     model.to(dev)
-    for batch in (1, 8):
-        L = torch.rand(batch, 1, 256, 256, device=dev) * 100
+    default_precision = c.precision
+    net_ms = {}
+    for prec in precisions:
+        c.precision = prec
+        for batch in (1, 8):
+            L = torch.rand(batch, 1, 256, 256, device=dev) * 100
 
-        def net():
-            c._runner(L)
-            sync()
+            def net():
+                c._runner(L)
+                sync()
 
-        t = median_time(net, args.repeats)
-        rows.append({"what": f"network 256x256, batch {batch}", "ms/img": f"{1000 * t / batch:.1f}",
-                     "img/s": f"{batch / t:.2f}", "GFLOP/s": f"{flops_256 * batch / t / 1e9:.1f}",
-                     "of matmul peak": f"{flops_256 * batch / t / 1e9 / peak:.0%}"})
-    if dev.type == "cpu":  # does channels_last help on this CPU? (the same model, one run)
+            t = median_time(net, args.repeats)
+            net_ms[prec, batch] = t / batch
+            rows.append({"what": f"network 256x256, batch {batch}, {prec}", "ms/img": f"{1000 * t / batch:.1f}",
+                         "img/s": f"{batch / t:.2f}", "GFLOP/s": f"{flops_256 * batch / t / 1e9:.1f}",
+                         "of matmul peak": f"{flops_256 * batch / t / 1e9 / peak[prec]:.0%} of {prec}"})
+    c.precision = default_precision
+    if dev.type == "cpu":  # does channels_last help on this CPU? (the same model, one run, fp32)
         L = torch.rand(8, 1, 256, 256) * 100
         with torch.inference_mode():
             std_model = copy.deepcopy(model).to(memory_format=torch.contiguous_format)
@@ -81,11 +101,12 @@ def main() -> None:
             cl_model = copy.deepcopy(model).to(memory_format=torch.channels_last)
             t_cl = median_time(lambda: cl_model(L.contiguous(memory_format=torch.channels_last)), args.repeats)
             del std_model
-        rows.append({"what": "network batch 8, channels_last (CPU)", "ms/img": f"{1000 * t_cl / 8:.1f}",
+        rows.append({"what": "network batch 8, channels_last (CPU), fp32", "ms/img": f"{1000 * t_cl / 8:.1f}",
                      "img/s": f"{8 / t_cl:.2f}", "GFLOP/s": f"{flops_256 * 8 / t_cl / 1e9:.1f}",
                      "of matmul peak": f"vs {8 / t_std:.2f} img/s contiguous"})
         del cl_model
     small, big = photo_bytes((256, 256)), photo_bytes((4000, 3000))
+    big_gray = photo_bytes((4000, 3000), mode="L")  # what restoring old photos feeds it
 
     def end_to_end(data: bytes, batch: int = 1, fmt: str = "JPEG"):
         photos = [load_photo(data) for _ in range(batch)]
@@ -101,27 +122,54 @@ def main() -> None:
                      "img/s": f"{batch / t:.2f}"})
     t12 = median_time(lambda: end_to_end(big), max(3, args.repeats // 2), warmup=1)
     rows.append({"what": "end to end 12 MP (4000x3000) JPEG", "ms/img": f"{1000 * t12:.1f}", "img/s": f"{1 / t12:.2f}"})
+    t12g = median_time(lambda: end_to_end(big_gray), max(3, args.repeats // 2), warmup=1)
+    rows.append({"what": "end to end 12 MP gray JPEG", "ms/img": f"{1000 * t12g:.1f}", "img/s": f"{1 / t12g:.2f}"})
     t12png = median_time(lambda: end_to_end(big, fmt="PNG"), 3, warmup=1)
     rows.append({"what": "end to end 12 MP, PNG output", "ms/img": f"{1000 * t12png:.1f}", "img/s": f"{1 / t12png:.2f}"})
-    # What the fast paths bought, before/after in this run, on the 12 MP photo's pixels:
-    from huenet.color import l_from_rgb_u8, lab_to_rgb, lab_to_rgb_keep_lightness, rgb_to_lab
+    # What the fast paths bought, before/after in this run, on the 12 MP photo's pixels and the
+    # model's own prediction for it:
+    from huenet.color import (_lab_to_linear, l_from_gray_u8, l_from_rgb_u8, lab_to_rgb, lab_to_rgb_keep_lightness,
+                              lab_to_srgb_u8, linear_to_srgb_u8, rgb_to_lab)
 
     u8_12 = torch.from_numpy(load_photo(big).pixels).permute(2, 0, 1)[None].to(dev)
-    rgb12 = u8_12.float() / 255
+    g12 = torch.from_numpy(load_photo(big_gray).pixels).permute(2, 0, 1)[None].to(dev)
+    bench = lambda fn: median_time(fn, 3, warmup=1)  # noqa: E731
     with torch.inference_mode():
-        t_full = median_time(lambda: rgb_to_lab(u8_12.float() / 255)[:, :1], 3, warmup=1)
-        t_y = median_time(lambda: l_from_rgb_u8(u8_12), 3, warmup=1)
-        lab12 = rgb_to_lab(rgb12)
-        lab12[:, 1:] *= 1.5  # some colors out of gamut, as predictions can be
-        t_clip = median_time(lambda: (lab_to_rgb(lab12) * 255).round_().to(torch.uint8), 3, warmup=1)
-        t_keepf = median_time(lambda: (lab_to_rgb_keep_lightness(lab12) * 255).round_().to(torch.uint8), 3, warmup=1)
-        t_keep8 = median_time(lambda: lab_to_rgb_keep_lightness(lab12, as_uint8=True), 3, warmup=1)
+        L12 = l_from_rgb_u8(u8_12)
+        ab12 = c.predict_ab(L12)
+        lab12 = torch.cat([L12, ab12], dim=1)
+        lin12 = _lab_to_linear(lab12)
+        t_full, t_y = bench(lambda: rgb_to_lab(u8_12.float() / 255)[:, :1]), bench(lambda: l_from_rgb_u8(u8_12))
+        t_g3, t_g1 = bench(lambda: l_from_rgb_u8(g12.expand(-1, 3, -1, -1))), bench(lambda: l_from_gray_u8(g12))
+        t_clip = bench(lambda: (lab_to_rgb(lab12) * 255).round_().to(torch.uint8))
+        t_keep = bench(lambda: lab_to_rgb_keep_lightness(lab12, as_uint8=True))
+        t_fast = bench(lambda: lab_to_srgb_u8(L12, ab12))
+        t_bucket, t_formula = bench(lambda: _bucketize_u8(lin12)), bench(lambda: linear_to_srgb_u8(lin12))
+        # where the 12 MP photo's time goes, stage by stage (the stages colorize_photos runs)
+        h12, w12 = L12.shape[-2:]
+        wh, ww = working_size(h12, w12, c.size)
+        small12 = F.interpolate(L12, size=(wh, ww), mode="bilinear", align_corners=False, antialias=True)
+        ab_small = c._runner(small12)
+        out12 = lab_to_srgb_u8(L12, ab12).permute(0, 2, 3, 1).cpu().numpy()[0]
+        stages = [
+            ("decode JPEG (Pillow)", bench(lambda: load_photo(big))),
+            ("L at full resolution", t_y),
+            ("L down to the working size", bench(lambda: F.interpolate(L12, size=(wh, ww), mode="bilinear",
+                                                                       align_corners=False, antialias=True))),
+            (f"network at {wh}x{ww} ({c.precision})", bench(lambda: (c._runner(small12), sync()))),
+            ("ab up to full resolution", bench(lambda: F.interpolate(ab_small, size=(h12, w12), mode="bilinear",
+                                                                     align_corners=False))),
+            ("Lab -> 8-bit sRGB, gamut mapped", t_fast),
+            ("encode JPEG (Pillow)", bench(lambda: Image.fromarray(out12).save(io.BytesIO(), "JPEG", quality=92))),
+        ]
     changes = [
         {"step (12 MP)": "L: float rgb_to_lab -> uint8 tables, Y only (l_from_rgb_u8)", "before ms": f"{1000 * t_full:.0f}", "after ms": f"{1000 * t_y:.0f}"},
-        {"step (12 MP)": "Lab -> 8-bit: clip per channel (L drifts) -> keep-lightness gamut map", "before ms": f"{1000 * t_clip:.0f}", "after ms": f"{1000 * t_keepf:.0f}"},
-        {"step (12 MP)": "keep-lightness -> 8-bit: sRGB curve + round -> bucketize", "before ms": f"{1000 * t_keepf:.0f}", "after ms": f"{1000 * t_keep8:.0f}"},
+        {"step (12 MP)": "L of a gray photo: as RGB (3 tables) -> one channel, one table", "before ms": f"{1000 * t_g3:.0f}", "after ms": f"{1000 * t_g1:.0f}"},
+        {"step (12 MP)": "Lab -> 8-bit: clip per channel (L drifts) -> keep-lightness gamut map", "before ms": f"{1000 * t_clip:.0f}", "after ms": f"{1000 * t_keep:.0f}"},
+        {"step (12 MP)": "keep-lightness -> 8-bit: reference -> lab_to_srgb_u8 (fewer passes)", "before ms": f"{1000 * t_keep:.0f}", "after ms": f"{1000 * t_fast:.0f}"},
+        {"step (12 MP)": "linear -> 8-bit sRGB: bucketize -> clamp-form formula", "before ms": f"{1000 * t_bucket:.0f}", "after ms": f"{1000 * t_formula:.0f}"},
     ]
-    net1 = float(rows[0]["ms/img"]) / 1000
+    net1 = net_ms[c.precision, 1]
     if not args.no_onnx and dev.type == "cpu":
         try:
             from huenet.export import onnx_runner
@@ -133,17 +181,23 @@ def main() -> None:
                 t = median_time(lambda: run(L), args.repeats)
                 rows.append({"what": f"onnxruntime network 256x256, batch {len(L)}", "ms/img": f"{1000 * t / len(L):.1f}",
                              "img/s": f"{len(L) / t:.2f}", "GFLOP/s": f"{flops_256 * len(L) / t / 1e9:.1f}",
-                             "of matmul peak": f"{flops_256 * len(L) / t / 1e9 / peak:.0%}"})
+                             "of matmul peak": f"{flops_256 * len(L) / t / 1e9 / peak['fp32']:.0%} of fp32"})
         except RuntimeError as e:
             print(f"(onnxruntime skipped: {e})")
-    print(f"model: {flops_256 / 1e9:.1f} GFLOP per 256x256 image; best fp32 matmul (4096^3) on this machine: {peak:.0f} GFLOP/s")
+    print(f"model: {flops_256 / 1e9:.1f} GFLOP per 256x256 image; best matmul (4096^3) on this machine: "
+          + ", ".join(f"{prec} {g:.0f} GFLOP/s" for prec, g in peak.items()))
     print()
     print(table(rows, ["what", "ms/img", "img/s", "GFLOP/s", "of matmul peak"]))
     print()
     print(table(changes, ["step (12 MP)", "before ms", "after ms"]))
     print()
-    print(f"end-to-end / network at 256, batch 1: {e2e[1] / net1:.2f}x")
-    print(f"12 MP / 256x256 end to end (JPEG out): {t12 / e2e[1]:.2f}x")
+    total = sum(t for _, t in stages)
+    print(table([{"stage (12 MP color JPEG)": name, "ms": f"{1000 * t:.0f}", "share": f"{t / total:.0%}"}
+                 for name, t in stages] + [{"stage (12 MP color JPEG)": "sum of stages", "ms": f"{1000 * total:.0f}"}],
+                ["stage (12 MP color JPEG)", "ms", "share"]))
+    print()
+    print(f"end-to-end / network at 256, batch 1 ({c.precision}): {e2e[1] / net1:.2f}x")
+    print(f"12 MP / 256x256 end to end (JPEG out): {t12 / e2e[1]:.2f}x (gray 12 MP: {t12g / e2e[1]:.2f}x)")
 
 
 if __name__ == "__main__":

@@ -1,12 +1,13 @@
 """Training speed at 128x128 (batch 16) and the data path alone (pack -> augment -> Lab, and
 folder decoding with 0, 1, 2 workers): the data path must not be what limits training.
 
-    python benchmarks/bench_train.py [--steps 6] [--encoder vgg16]
+    python benchmarks/bench_train.py [--steps 6] [--encoder vgg16] [--device cpu|cuda]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import tempfile
 import time
@@ -18,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import header, median_time, table  # noqa: E402
 
 from huenet.data import EpochPlan, FolderPhotos, PackedPhotos, augment, collate_photos, lab_batch, prepare_pack  # noqa: E402
+from huenet.colorize import pick_precision  # noqa: E402
 from huenet.models import create_model  # noqa: E402
 from huenet.training import ab_loss  # noqa: E402
 
@@ -29,8 +31,9 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=6)
     ap.add_argument("--encoder", default="vgg16")
     ap.add_argument("--photos", type=int, default=256)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (the training step; the data path is on the CPU)")
     args = ap.parse_args()
-    print(header(f"training, vgg_fusion ({args.encoder}), batch 16, 128x128, cpu"))
+    print(header(f"training, vgg_fusion ({args.encoder}), batch 16, 128x128, {args.device}"))
 
     src = sorted((SHARED / "flowers" / "train").rglob("*.jpg"))[: args.photos]
     work = Path(tempfile.mkdtemp())
@@ -69,15 +72,25 @@ def main() -> None:
                 break
         rows.append({"what": f"data path: JPEG folder, {workers} workers", "img/s": f"{n / (time.perf_counter() - t0):.0f}"})
 
-    model = create_model("vgg_fusion", encoder=args.encoder)
+    dev = torch.device(args.device)
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    model = create_model("vgg_fusion", encoder=args.encoder).to(dev)
     opt = torch.optim.Adam(model.parameters(), 1e-4)
-    L, ab = lab_batch(torch.rand(16, 3, 128, 128))
+    L, ab = (t.to(dev) for t in lab_batch(torch.rand(16, 3, 128, 128)))
+    if dev.type == "cuda":  # as the trainer does
+        model, L = model.to(memory_format=torch.channels_last), L.contiguous(memory_format=torch.channels_last)
+    # bf16 autocast is what training uses where the hardware has bf16 (pick_precision); fp32 beside it
+    precisions = ["fp32"] + (["bf16"] if pick_precision("auto", dev) == "bf16" else [])
 
-    def step():
-        loss = ab_loss(model, model(L), ab)
+    def step(precision: str):
+        ctx = torch.autocast(dev.type, dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
+        with ctx:
+            pred = model(L)
+        loss = ab_loss(model, pred, ab)
         opt.zero_grad()
         loss.backward()
         opt.step()
+        sync()
 
     for label, frozen in [("all layers", 0), ("encoder frozen through pool3", "pool3"), ("encoder frozen", "all")]:
         names = model.encoder.layer_names
@@ -85,8 +98,9 @@ def main() -> None:
         for i, layer in enumerate(model.encoder.features):
             for p in layer.parameters():
                 p.requires_grad_(i >= k)
-        t = median_time(step, args.steps, warmup=1)
-        rows.append({"what": f"train step, {label}", "img/s": f"{16 / t:.1f}"})
+        for precision in precisions:
+            t = median_time(lambda: step(precision), args.steps, warmup=1)
+            rows.append({"what": f"train step, {label}, {precision}", "img/s": f"{16 / t:.1f}"})
     print()
     print(table(rows, ["what", "img/s", "note"]))
 

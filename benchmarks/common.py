@@ -23,7 +23,7 @@ def median_time(fn: Callable[[], object], repeats: int = 7, warmup: int = 2) -> 
 
 
 def matmul_gflops(n: int = 4096, dtype=torch.float32, device: str = "cpu") -> float:
-    """Best achieved fp32 matrix-multiply GFLOP/s on this machine: the practical peak we compare
+    """Best achieved matrix-multiply GFLOP/s in ``dtype`` on this machine: the practical peak we compare
     the network to (the best of 5, since a peak is what the machine can do, not what it usually does)."""
     a = torch.randn(n, n, dtype=dtype, device=device)
     b = torch.randn(n, n, dtype=dtype, device=device)
