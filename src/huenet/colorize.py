@@ -181,20 +181,36 @@ class Colorizer:
         if not as_uint8:
             L = _lightness(rgb)
             return lab_to_rgb_keep_lightness(torch.cat([L, self.predict_ab(L, size)], dim=1))
-        # The full-resolution work runs in bands of rows. Each band's temporaries are small and
-        # reused, where whole-photo temporaries (~1 GB for 12 MP) would be fresh memory that the
-        # OS must fault in page by page on every photo: 2x slower with glibc's default settings.
-        n, _, h, w = rgb.shape
+        L = self.lightness(rgb)
+        return self.to_srgb_u8(L, self.predict_ab_small(L, size))
+
+    # The full-resolution work runs in bands of rows. Each band's temporaries are small and reused,
+    # where whole-photo temporaries (~1 GB for 12 MP) would be fresh memory that the OS must fault
+    # in page by page on every photo: 2.2x slower with glibc's default settings (benchmarks/RESULTS.md).
+    def _bands(self, h: int, w: int) -> list[tuple[int, int]]:
         rows = max(1, self.band_pixels // w)
-        L = torch.empty(n, 1, h, w, device=rgb.device)
-        for r in range(0, h, rows):
-            L[:, :, r:r + rows] = _lightness(rgb[:, :, r:r + rows])
-        ab = self.predict_ab_small(L, size).to(rgb.device)
+        return [(r, min(r + rows, h)) for r in range(0, h, rows)]
+
+    @torch.inference_mode()
+    def lightness(self, px: torch.Tensor) -> torch.Tensor:
+        """``N x 3 x H x W`` RGB or ``N x 1 x H x W`` gray (uint8, or float in [0, 1]) -> L, in bands."""
+        n, _, h, w = px.shape
+        L = torch.empty(n, 1, h, w, device=px.device)
+        for r0, r1 in self._bands(h, w):
+            L[:, :, r0:r1] = _lightness(px[:, :, r0:r1])
+        return L
+
+    @torch.inference_mode()
+    def to_srgb_u8(self, L: torch.Tensor, ab_small: torch.Tensor) -> torch.Tensor:
+        """Full-resolution L and working-size ab -> ``N x 3 x H x W`` uint8 sRGB (stored channels
+        last): ab resized bilinearly, joined to L, gamut mapped, in bands."""
+        n, _, h, w = L.shape
+        ab = ab_small.to(L.device)
         ab = F.interpolate(ab, size=(ab.shape[-2], w), mode="bilinear", align_corners=False)  # widths only
-        out = torch.empty(n, h, w, 3, dtype=torch.uint8, device=rgb.device)
-        for r in range(0, h, rows):
-            band = _upsample_rows(ab, r, min(r + rows, h), h)  # heights, for these rows
-            out[:, r:r + rows] = lab_to_srgb_u8(L[:, :, r:r + rows], band).permute(0, 2, 3, 1)
+        out = torch.empty(n, h, w, 3, dtype=torch.uint8, device=L.device)
+        for r0, r1 in self._bands(h, w):
+            band = _upsample_rows(ab, r0, r1, h)  # heights, for these rows
+            out[:, r0:r1] = lab_to_srgb_u8(L[:, :, r0:r1], band).permute(0, 2, 3, 1)
         return out.permute(0, 3, 1, 2)
 
     # -- photos --------------------------------------------------------------------------------
