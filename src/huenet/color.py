@@ -161,6 +161,7 @@ def lab_to_srgb_u8(L: torch.Tensor, ab: torch.Tensor, steps: int = 10, tol: floa
     xyz = torch.addcmul(f.sub_(c).mul_(3 * _DELTA**2), c.mul(c), c)  # c^3 + (f - c) 3 delta^2
     xyz = xyz.contiguous(memory_format=torch.channels_last)
     lin = F.conv2d(xyz, _XYZN_TO_RGB.view(3, 3, 1, 1).to(L.device))
+    lin = lin.contiguous(memory_format=torch.channels_last)  # a no-op where the backend kept the layout
     px = lin.permute(0, 2, 3, 1).view(n * h * w, 3)  # the same memory, one row per pixel
     lo, hi = px.aminmax()
     if lo < -tol or hi > 1 + tol:
