@@ -65,6 +65,27 @@ def test_colorize_corpus(corpus, small_checkpoint, tmp_path):
     assert Image.open(out / "rgba.png").mode == "RGBA"
 
 
+def test_batch_codec_thread_and_chunking_change_nothing_but_time(corpus, small_checkpoint, tmp_path):
+    """Decoding/encoding in a thread beside the model, and chunks cut by pixel count, write the same
+    files and report the same problems in the same order as doing it all in one thread."""
+    import huenet.batch as batch
+    from huenet.colorize import Colorizer
+
+    folder, ok, bad = corpus
+    c = Colorizer.load(small_checkpoint, device="cpu")
+    runs = {}
+    for io_thread in (False, True):
+        out = tmp_path / f"out-{io_thread}"
+        # a few photos a chunk: several chunks in this folder
+        report = batch.colorize_files(c, [folder], out, batch_size=3, progress=False, io_thread=io_thread,
+                                      chunk_pixels=300_000, log=io.StringIO())
+        runs[io_thread] = (report, {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()})
+    (r0, files0), (r1, files1) = runs[False], runs[True]
+    assert r0.failed == r1.failed and len(r0.failed) == len(bad)
+    assert [p.name for p in r0.written] == [p.name for p in r1.written] and len(r0.written) == len(ok)
+    assert files0 == files1 and len(files0) == len(ok)
+
+
 def test_prepare_and_training_data_path_skip_bad_files(corpus, tmp_path):
     folder, ok, bad = corpus
     report = prepare_pack([folder], tmp_path / "pack", size=32, workers=2, progress=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, TextIO
@@ -13,6 +14,11 @@ from tqdm import tqdm
 from .colorize import Colorizer, gray_input, output_path_for
 from .figures import triptych
 from .images import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, ImageLoadError, find_images, load_photo, pil_from_u8, save_image
+
+
+# A chunk (photos decoded together, then colorized together) stops growing at about this many
+# pixels: 8 small photos share network batches, 12-megapixel ones come one at a time.
+CHUNK_PIXELS = 1 << 23
 
 
 @dataclass
@@ -39,13 +45,16 @@ def colorize_files(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     progress: bool | None = None,
     log: TextIO | None = None,
+    io_thread: bool = True,
+    chunk_pixels: int = CHUNK_PIXELS,
 ) -> BatchReport:
     """Colorize files, folders (recursive) and globs into ``out``.
 
     ``out`` is a file when there is one input file and ``out`` has an image extension; otherwise a
     folder where each output keeps its path below the input folder it came from. One line per bad
     input goes to ``log`` (stderr by default); the other files are still written. An output that
-    would replace an input file is refused.
+    would replace an input file is refused. ``io_thread=False`` decodes and encodes in the calling
+    thread, one chunk after another; ``chunk_pixels`` caps the pixels decoded and colorized together.
     """
     log = log or sys.stderr
     report = BatchReport()
@@ -60,46 +69,98 @@ def colorize_files(
     def target_for(rel: Path) -> Path:
         return out if single_file else output_path_for(rel, out, fmt)
 
+    def load_chunk(start: int) -> tuple[list, list, list[str], int]:
+        """Decode from ``found[start]`` on until the chunk holds ``batch_size`` photos or about
+        ``chunk_pixels``; returns the photos, their targets, failure lines and where to go on."""
+        photos, targets, failures, pixels, i = [], [], [], 0, start
+        while i < len(found) and len(photos) < batch_size and pixels < chunk_pixels:
+            item = found[i]
+            i += 1
+            try:
+                photo = load_photo(item.path, max_pixels=max_pixels)
+            except ImageLoadError as e:
+                failures.append(str(e))
+                continue
+            target = target_for(item.relative)
+            if photo.alpha is not None and target.suffix.lower() in (".jpg", ".jpeg"):
+                target = target.with_suffix(".png")  # keep the transparency JPEG cannot hold
+            if target.resolve() in inputs_resolved:
+                failures.append(f"{item.path}: output {target} would overwrite an input; choose another -o")
+                continue
+            photos.append(photo)
+            targets.append(target)
+            pixels += photo.pixels.shape[0] * photo.pixels.shape[1]
+        return photos, targets, failures, i
+
+    def write(photo, target: Path, result) -> str | None:
+        try:
+            save_image(result, target)
+            if compare:
+                sheet = triptych(gray_input(photo), result, pil_from_u8(photo.u8))
+                save_image(sheet, target.with_name(f"{target.stem}_compare.png"))
+        except (OSError, ValueError) as e:
+            return f"{photo.source}: cannot write {target} ({e.strerror if isinstance(e, OSError) and e.strerror else e})"
+        return None
+
+    # Decoding the next chunk and encoding the last one run in a thread while the model works on
+    # this one (Pillow's codecs release the GIL), so codec time hides behind the network's. Chunks
+    # hold up to batch_size photos but only about chunk_pixels pixels, so that large photos come
+    # one or two at a time and overlap too; at most one chunk is decoded ahead and one is written.
     bar = tqdm(total=len(found), unit="img", disable=(not sys.stderr.isatty()) if progress is None else not progress)
+    pool = ThreadPoolExecutor(max_workers=1) if io_thread else None
+    run = pool.submit if pool else _run_now
+    writes: list[tuple[Future, Path, int]] = []
+
+    def finish_writes() -> None:
+        for fut, target, n in writes:
+            problem = fut.result()
+            if problem:
+                _fail(report, problem, log, bar)
+            else:
+                report.written.append(target)
+            bar.update(n)
+        writes.clear()
+
     try:
-        for start in range(0, len(found), batch_size):
-            chunk = found[start:start + batch_size]
-            photos, targets = [], []
-            for item in chunk:
-                try:
-                    photo = load_photo(item.path, max_pixels=max_pixels)
-                except ImageLoadError as e:
-                    _fail(report, str(e), log, bar)
-                    continue
-                target = target_for(item.relative)
-                if photo.alpha is not None and target.suffix.lower() in (".jpg", ".jpeg"):
-                    target = target.with_suffix(".png")  # keep the transparency JPEG cannot hold
-                if target.resolve() in inputs_resolved:
-                    _fail(report, f"{item.path}: output {target} would overwrite an input; choose another -o", log, bar)
-                    continue
-                photos.append(photo)
-                targets.append(target)
+        loading = run(load_chunk, 0)
+        while loading is not None:
+            photos, targets, failures, next_start = loading.result()
+            loading = run(load_chunk, next_start) if next_start < len(found) else None
+            for line in failures:
+                _fail(report, line, log, bar)
+            bar.update(len(failures))
+            results = []
             if photos:
                 try:
                     results = colorizer.colorize_photos(photos, batch_size=batch_size)
                 except Exception as e:  # keep going with the next batch, say which files failed
                     for p in photos:
                         _fail(report, f"{p.source}: colorizing failed ({type(e).__name__}: {e})", log, bar)
-                    continue
-                for photo, target, result in zip(photos, targets, results):
-                    try:
-                        save_image(result, target)
-                        if compare:
-                            sheet = triptych(gray_input(photo), result, pil_from_u8(photo.u8))
-                            save_image(sheet, target.with_name(f"{target.stem}_compare.png"))
-                    except (OSError, ValueError) as e:
-                        _fail(report, f"{photo.source}: cannot write {target} ({e.strerror if isinstance(e, OSError) and e.strerror else e})", log, bar)
-                        continue
-                    report.written.append(target)
-            bar.update(len(chunk))
+                    bar.update(len(photos))
+                    results = []
+            finish_writes()  # the previous chunk's, so that results in memory stay bounded
+            for photo, target, result in zip(photos, targets, results):
+                writes.append((run(write, photo, target, result), target, 1))
+        finish_writes()
     finally:
+        if pool:
+            pool.shutdown(wait=True)
         bar.close()
     return report
+
+
+class _Done:
+    """What ``ThreadPoolExecutor.submit`` returns, for work already done in this thread."""
+
+    def __init__(self, value):
+        self._value = value
+
+    def result(self):
+        return self._value
+
+
+def _run_now(fn, *args) -> _Done:
+    return _Done(fn(*args))
 
 
 def _fail(report: BatchReport, line: str, log: TextIO, bar: tqdm) -> None:
