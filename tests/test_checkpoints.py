@@ -83,3 +83,25 @@ def test_corrupt_and_foreign_files_are_clear_errors(tmp_path):
         load_model(tmp_path / "missing.safetensors")
     r = run_cli("info", "--model", str(junk))
     assert r.returncode == 2 and "junk.safetensors" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_weights_that_do_not_fit_are_refused_and_nothing_is_left_unloaded(tmp_path):
+    """Models are built without memory (meta device) and filled from the file: a missing or
+    misshapen tensor is a clear error, never a model with uninitialised parts."""
+    from safetensors.torch import load_file, save_file
+
+    torch.manual_seed(0)
+    model = create_model("vgg_fusion", encoder="vgg16", width=0.125)
+    path = save_checkpoint(tmp_path / "m.safetensors", model)
+    loaded, _ = load_model(path)
+    tensors = [*loaded.named_parameters(), *loaded.named_buffers()]
+    assert tensors and not any(t.is_meta for _, t in tensors)
+    assert all(torch.equal(t, dict(model.state_dict())[n]) for n, t in loaded.state_dict().items())
+    meta = json.loads((tmp_path / "m.json").read_text())
+    state = load_file(str(path))
+    for broken in ({k: v for k, v in state.items() if k != "head.weight"}, {**state, "head.bias": torch.zeros(7)}):
+        bad = tmp_path / "bad.safetensors"
+        save_file(broken, str(bad), metadata={"huenet": json.dumps(meta)})
+        (tmp_path / "bad.json").write_text(json.dumps(meta))
+        with pytest.raises(CheckpointError, match="bad.safetensors.*do not fit"):
+            load_model(bad)

@@ -158,7 +158,10 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> t
     tensors, meta = read_checkpoint(path)
     p = resolve_checkpoint_path(path)
     try:
-        model = create_model(meta["model"], meta.get("config", {}))
+        # built without memory or random initialisation (0.14 s of a one-photo `huenet colorize`):
+        # every tensor comes from the checkpoint (strict), and anything left over is an error below
+        with torch.device("meta"):
+            model = create_model(meta["model"], meta.get("config", {}))
     except (KeyError, ValueError, TypeError) as e:
         raise CheckpointError(f"{p}: cannot build model from its config ({e})") from None
     scaling = meta.get("color_scaling")
@@ -166,9 +169,12 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> t
         model.scaling = LabScaling(**scaling)
     state = {k: v.float() if v.is_floating_point() else v for k, v in tensors.items() if "/" not in k}  # "optim/...", "rng/..." are training state
     try:
-        model.load_state_dict(state, strict=True)
+        model.load_state_dict(state, strict=True, assign=True)
     except RuntimeError as e:
         raise CheckpointError(f"{p}: weights do not fit the model its config describes ({e})") from None
+    left = [n for n, t in [*model.named_parameters(), *model.named_buffers()] if t.is_meta]
+    if left:
+        raise CheckpointError(f"{p}: the checkpoint has no values for {', '.join(left)}")
     model.encoder_provenance = meta.get("encoder_weights")
     model.checkpoint_meta = meta
     return model.to(device).eval(), meta
