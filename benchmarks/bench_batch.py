@@ -25,11 +25,14 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 def main() -> None:
+    global SHARED
     ap = argparse.ArgumentParser()
     ap.add_argument("--photos", type=int, default=12)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--tune-malloc", action="store_true", help="apply huenet.runtime.tune_allocator() as the CLI does")
+    ap.add_argument("--data", type=Path, default=SHARED, help="the shared photo folder (default ../shared/data)")
     args = ap.parse_args()
+    SHARED = args.data
     if args.tune_malloc:
         from huenet.runtime import tune_allocator
 

@@ -47,13 +47,16 @@ def _bucketize_u8(lin: torch.Tensor) -> torch.Tensor:
 
 
 def main() -> None:
+    global SHARED
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", help="checkpoint (default: the shipped weights, else a fresh VGG16 fusion)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--no-onnx", action="store_true")
     ap.add_argument("--tune-malloc", action="store_true", help="apply huenet.runtime.tune_allocator() as the CLI does")
+    ap.add_argument("--data", type=Path, default=SHARED, help="the shared photo folder (default ../shared/data)")
     args = ap.parse_args()
+    SHARED = args.data
     if args.tune_malloc:
         from huenet.runtime import tune_allocator
 
@@ -133,7 +136,7 @@ def main() -> None:
 
     u8_12 = torch.from_numpy(load_photo(big).pixels).permute(2, 0, 1)[None].to(dev)
     g12 = torch.from_numpy(load_photo(big_gray).pixels).permute(2, 0, 1)[None].to(dev)
-    bench = lambda fn: median_time(fn, 3, warmup=1)  # noqa: E731
+    bench = lambda fn: median_time(lambda: (fn(), sync()), 3, warmup=1)  # noqa: E731  (sync: CUDA is asynchronous)
     with torch.inference_mode():
         L12 = l_from_rgb_u8(u8_12)
         ab12 = c.predict_ab(L12)

@@ -27,18 +27,21 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 def main() -> None:
+    global SHARED
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=6)
     ap.add_argument("--encoder", default="vgg16")
     ap.add_argument("--photos", type=int, default=256)
     ap.add_argument("--device", default="cpu", help="cpu or cuda (the training step; the data path is on the CPU)")
+    ap.add_argument("--data", type=Path, default=SHARED, help="the shared photo folder (default ../shared/data)")
     args = ap.parse_args()
+    SHARED = args.data
     print(header(f"training, vgg_fusion ({args.encoder}), batch 16, 128x128, {args.device}"))
 
     src = sorted((SHARED / "flowers" / "train").rglob("*.jpg"))[: args.photos]
     work = Path(tempfile.mkdtemp())
     listing = work / "list.txt"
-    listing.write_text("\n".join(str(p) for p in src))
+    listing.write_text("\n".join(str(p.resolve()) for p in src))  # a list file's relative paths are its folder's
     t0 = time.perf_counter()
     report = prepare_pack([listing], work / "pack", size=144, progress=False)
     t_pack = time.perf_counter() - t0
