@@ -129,3 +129,14 @@ def test_8bit_fast_paths_match_the_formulas():
     ref = (linear_to_srgb(lin.double().clamp(min=0)).clamp(0, 1) * 255).round()
     diff = (linear_to_srgb_u8(lin).double() - ref).abs()
     assert diff.max() <= 1 and (diff > 0).sum() <= 20
+
+
+def test_color_matrix_as_convolution_or_matmul_agree(real_photos):
+    """The CPU path multiplies by the XYZ -> RGB matrix as a 1x1 convolution, the GPU path as a
+    matmul (cuDNN may use TF32 for convolutions): both give the same linear RGB, channels last."""
+    from huenet.color import _xyzn_to_linear
+
+    xyz = rgb_to_lab(_t(_rgb(real_photos[0])).float()).abs() / 100  # any positive planes will do
+    conv, mm = _xyzn_to_linear(xyz, as_conv=True), _xyzn_to_linear(xyz, as_conv=False)
+    assert (conv - mm).abs().max() < 1e-5
+    assert conv.is_contiguous(memory_format=torch.channels_last) and mm.is_contiguous(memory_format=torch.channels_last)
