@@ -153,3 +153,16 @@ def test_saturation_gain_adds_chroma_and_keeps_lightness(small_checkpoint, photo
     chroma = lambda im: np.hypot(*skcolor.rgb2lab(np.asarray(im) / 255.0)[..., 1:].transpose(2, 0, 1)).mean()
     assert chroma(lively) > 1.5 * chroma(plain)
     assert_same_lightness(lively, photo_rgb_u8 / 255.0)
+
+
+@pytest.mark.slow
+def test_compiled_network_colorizes_like_eager(small_checkpoint, photo_rgb_u8):
+    """``compile=True`` (``--compile``) runs the network through torch.compile: same colors."""
+    eager = Colorizer.load(small_checkpoint, device="cpu", precision="fp32")
+    compiled = Colorizer.load(small_checkpoint, device="cpu", precision="fp32", compile=True)
+    assert compiled._net is not compiled.model
+    a, b = eager.colorize_array(photo_rgb_u8), compiled.colorize_array(photo_rgb_u8)
+    assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
+    # another size reuses the dynamic-shape graph or compiles again; either way, the same colors
+    small = photo_rgb_u8[: photo_rgb_u8.shape[0] // 2]
+    assert np.abs(eager.colorize_array(small).astype(int) - compiled.colorize_array(small).astype(int)).max() <= 1

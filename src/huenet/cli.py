@@ -17,6 +17,8 @@ def _add_model_args(p: argparse.ArgumentParser, precision: str = "auto") -> None
     p.add_argument("--size", type=int, default=256, help="working size: the network sees the short side at this many pixels")
     p.add_argument("--precision", default=precision, choices=["auto", "fp32", "bf16"],
                    help=f"the network's arithmetic (default {precision}; auto: bf16 where the CPU/GPU has it natively)")
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile the network (for long GPU runs; compiling takes seconds)")
 
 
 def cmd_colorize(args: argparse.Namespace) -> int:
@@ -24,7 +26,7 @@ def cmd_colorize(args: argparse.Namespace) -> int:
     from .colorize import Colorizer
 
     colorizer = Colorizer.load(args.model, size=args.size, device=args.device, backend=args.backend,
-                               saturation=args.saturation, precision=args.precision)
+                               saturation=args.saturation, precision=args.precision, compile=args.compile)
     report = colorize_files(
         colorizer, args.inputs, args.output, fmt=args.format, compare=args.compare,
         batch_size=args.batch_size, max_pixels=args.max_pixels,
@@ -112,7 +114,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate, format_table, mean_ab_of_pack, write_outputs
 
     colorizer = Colorizer.load(args.model, size=args.size, device=args.device, backend=args.backend,
-                               precision=args.precision)
+                               precision=args.precision, compile=args.compile)
     # mean-ab baseline: from the given training pack, else as recorded in the model's checkpoint
     mean_ab = mean_ab_of_pack(args.train_pack) if args.train_pack else (colorizer.meta.get("data") or {}).get("mean_ab")
     if mean_ab is None:
@@ -140,7 +142,8 @@ def cmd_figures(args: argparse.Namespace) -> int:
     from .colorize import Colorizer, gray_input
     from .images import load_photo, pil_from_rgb
 
-    colorizer = Colorizer.load(args.model, size=args.size, device=args.device, precision=args.precision)
+    colorizer = Colorizer.load(args.model, size=args.size, device=args.device, precision=args.precision,
+                               compile=args.compile)
     if args.kind == "lab-split":
         photo = load_photo(args.inputs[0])
         original = pil_from_rgb(photo.rgb)
@@ -174,7 +177,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = ServerSettings(max_upload_bytes=int(args.max_upload_mb * 1e6), max_pixels=args.max_pixels,
                               workers=args.workers, queue=args.queue)
     serve(args.model, host=args.host, port=args.port, device=args.device, size=args.size, settings=settings,
-          precision=args.precision)
+          precision=args.precision, compile=args.compile)
     return 0
 
 

@@ -92,6 +92,7 @@ class Colorizer:
         saturation: float = 1.0,
         precision: str = "auto",
         band_pixels: int | None = None,
+        compile: bool = False,
     ):
         if size < 32:
             raise ValueError(f"working size must be at least 32 pixels, not {size}")
@@ -114,12 +115,15 @@ class Colorizer:
             self.model = self.model.to(memory_format=torch.channels_last)
         if runner is None and self.model is None:
             raise ValueError("a Colorizer needs a model or a runner")
+        # torch.compile: for long GPU runs. On this project's CPU it was no faster than eager
+        # (bf16 110 vs 114 ms at 256) after 9-14 s of compiling (benchmarks/RESULTS.md)
+        self._net = torch.compile(self.model, dynamic=True) if compile and self.model is not None else self.model
         self._runner = runner or self._run_torch
 
     @classmethod
     def load(
         cls, path: str | os.PathLike | None = None, size: int = 256, device: str = "auto", backend: str = "torch",
-        saturation: float = 1.0, precision: str = "auto",
+        saturation: float = 1.0, precision: str = "auto", compile: bool = False,
     ) -> "Colorizer":
         """Load a checkpoint (``.safetensors`` + JSON); ``path=None`` uses the shipped weights.
         ``precision``: ``auto`` (bf16 where the hardware has it, else fp32), ``fp32`` or ``bf16``."""
@@ -139,7 +143,8 @@ class Colorizer:
         dev = pick_device(device)
         model, meta = load_model(path, device=dev)
         if backend == "torch":
-            return cls(model, size=size, device=dev, meta=meta, saturation=saturation, precision=precision)
+            return cls(model, size=size, device=dev, meta=meta, saturation=saturation, precision=precision,
+                       compile=compile)
         from .export import onnx_runner
 
         return cls(model.cpu(), size=size, device="cpu", meta=meta, backend=backend, runner=onnx_runner(model, meta),
@@ -152,8 +157,8 @@ class Colorizer:
             L = L.contiguous(memory_format=torch.channels_last)
         if self.precision == "bf16":
             with torch.autocast(self.device.type, dtype=torch.bfloat16):
-                return self.model(L).float().contiguous()
-        return self.model(L).contiguous()
+                return self._net(L).float().contiguous()
+        return self._net(L).contiguous()
 
     @torch.inference_mode()
     def predict_ab_small(self, L: torch.Tensor, size: int | None = None) -> torch.Tensor:

@@ -194,9 +194,10 @@ def model_description(colorizer: Colorizer) -> dict:
 
 
 def serve(model: str | None = None, host: str = "127.0.0.1", port: int = 8000, device: str = "auto",
-          size: int = 256, settings: ServerSettings = ServerSettings(), precision: str = "auto") -> None:
+          size: int = 256, settings: ServerSettings = ServerSettings(), precision: str = "auto",
+          compile: bool = False) -> None:
     import uvicorn
 
-    colorizer = Colorizer.load(model, size=size, device=device, precision=precision)
+    colorizer = Colorizer.load(model, size=size, device=device, precision=precision, compile=compile)
     app = create_app(colorizer, settings, model_description(colorizer))
     uvicorn.run(app, host=host, port=port, log_level="info")
