@@ -39,6 +39,10 @@ def test_colorize_without_model_keeps_size_and_lightness(tmp_path):
     assert np.hypot(Lb[..., 1], Lb[..., 2]).mean() > 3  # it adds color
     r = run_cli("info")
     assert r.returncode == 0 and "18,384,322" in r.stdout
+    from huenet.colorize import cpu_has_native_bf16
+
+    if not torch.cuda.is_available():  # what --device/--precision auto pick here
+        assert f"runs here   cpu, {'bf16' if cpu_has_native_bf16() else 'fp32'}" in r.stdout
 
 
 def test_python_api_loads_with_no_argument():

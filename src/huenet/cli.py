@@ -46,6 +46,11 @@ def cmd_info(args: argparse.Namespace) -> int:
         from .weights import default_weights_path
 
         model, meta = load_model(args.model or default_weights_path())
+    import torch
+
+    from .colorize import pick_device, pick_precision
+
+    device = pick_device("auto")
     info = {
         "model": meta["model"],
         "config": meta.get("config"),
@@ -53,6 +58,9 @@ def cmd_info(args: argparse.Namespace) -> int:
         "encoder_weights": meta.get("encoder_weights"),
         "training": meta.get("training"),
         "data": meta.get("data"),
+        # what --device auto and --precision auto choose on this machine
+        "runtime": {"device": device.type, "precision": pick_precision("auto", device),
+                    "torch": torch.__version__, "threads": torch.get_num_threads()},
     }
     if args.json:
         print(json.dumps(info, indent=2))
@@ -62,6 +70,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(f"parameters  {info['parameters']:,} ({info['parameters'] / 1e6:.2f} M)")
         if info["encoder_weights"]:
             print(f"encoder     {json.dumps(info['encoder_weights'])}")
+        rt = info["runtime"]
+        print(f"runs here   {rt['device']}, {rt['precision']} (torch {rt['torch']}, {rt['threads']} threads)")
     return 0
 
 
