@@ -117,12 +117,15 @@ def test_banded_full_resolution_path_matches_whole_photo_math(small_checkpoint, 
     rgb = torch.from_numpy(np.asarray(Image.open(real_photos[0]).convert("RGB")).copy()).permute(2, 0, 1)[None]
     c = Colorizer.load(small_checkpoint, device="cpu", precision="fp32", saturation=3.0)  # some out of gamut
     L = l_from_rgb_u8(rgb)
-    whole = lab_to_rgb_keep_lightness(torch.cat([L, c.predict_ab(L)], dim=1), as_uint8=True)
+    lab = torch.cat([L, c.predict_ab(L)], dim=1)
+    whole, whole_f = lab_to_rgb_keep_lightness(lab, as_uint8=True), lab_to_rgb_keep_lightness(lab)
     for band_pixels in (1, 7 * rgb.shape[-1] + 5, 1 << 30):  # one row a band, 7 rows, all at once
         c.band_pixels = band_pixels
         diff = (c.colorize_rgb(rgb, as_uint8=True).int() - whole.int()).abs()
         # float ties only (the 1x1 matrix product may sum in another order for another band width)
         assert diff.max() <= 1 and (diff > 0).float().mean() < 1e-3, band_pixels
+        # the float path (evaluation, the tensor API) is banded the same way
+        assert (c.colorize_rgb(rgb.float() / 255) - whole_f).abs().max() < 1e-4, band_pixels
 
 
 def test_gray_photos_stay_one_channel_and_match_their_rgb_copies(colorizer, photo_rgb_u8, tmp_path):

@@ -182,12 +182,9 @@ class Colorizer:
         """``N x 3 x H x W`` RGB or ``N x 1 x H x W`` gray (float in [0, 1], or uint8) -> colorized
         ``N x 3 x H x W`` RGB in [0, 1] (or uint8 0..255 with ``as_uint8``, stored channels last),
         same size and lightness."""
-        rgb = rgb.to(self.device)
-        if not as_uint8:
-            L = _lightness(rgb)
-            return lab_to_rgb_keep_lightness(torch.cat([L, self.predict_ab(L, size)], dim=1))
-        L = self.lightness(rgb)
-        return self.to_srgb_u8(L, self.predict_ab_small(L, size))
+        L = self.lightness(rgb.to(self.device))
+        ab = self.predict_ab_small(L, size)
+        return self.to_srgb_u8(L, ab) if as_uint8 else self.to_rgb(L, ab)
 
     # The full-resolution work runs in bands of rows. Each band's temporaries are small and reused,
     # where whole-photo temporaries (~1 GB for 12 MP) would be fresh memory that the OS must fault
@@ -205,18 +202,32 @@ class Colorizer:
             L[:, :, r0:r1] = _lightness(px[:, :, r0:r1])
         return L
 
+    def _band_inputs(self, L: torch.Tensor, ab_small: torch.Tensor):
+        """Yield ``(r0, r1, L rows, ab rows)``: ab resized bilinearly to L's size, a band at a time."""
+        h, w = L.shape[-2:]
+        ab = ab_small.to(L.device)
+        ab = F.interpolate(ab, size=(ab.shape[-2], w), mode="bilinear", align_corners=False)  # widths only
+        for r0, r1 in self._bands(h, w):
+            yield r0, r1, L[:, :, r0:r1], _upsample_rows(ab, r0, r1, h)  # heights, for these rows
+
     @torch.inference_mode()
     def to_srgb_u8(self, L: torch.Tensor, ab_small: torch.Tensor) -> torch.Tensor:
         """Full-resolution L and working-size ab -> ``N x 3 x H x W`` uint8 sRGB (stored channels
         last): ab resized bilinearly, joined to L, gamut mapped, in bands."""
         n, _, h, w = L.shape
-        ab = ab_small.to(L.device)
-        ab = F.interpolate(ab, size=(ab.shape[-2], w), mode="bilinear", align_corners=False)  # widths only
         out = torch.empty(n, h, w, 3, dtype=torch.uint8, device=L.device)
-        for r0, r1 in self._bands(h, w):
-            band = _upsample_rows(ab, r0, r1, h)  # heights, for these rows
-            out[:, r0:r1] = lab_to_srgb_u8(L[:, :, r0:r1], band).permute(0, 2, 3, 1)
+        for r0, r1, L_rows, ab_rows in self._band_inputs(L, ab_small):
+            out[:, r0:r1] = lab_to_srgb_u8(L_rows, ab_rows).permute(0, 2, 3, 1)
         return out.permute(0, 3, 1, 2)
+
+    @torch.inference_mode()
+    def to_rgb(self, L: torch.Tensor, ab_small: torch.Tensor) -> torch.Tensor:
+        """As ``to_srgb_u8``, to float RGB in [0, 1] through the reference color functions."""
+        n, _, h, w = L.shape
+        out = torch.empty(n, 3, h, w, device=L.device)
+        for r0, r1, L_rows, ab_rows in self._band_inputs(L, ab_small):
+            out[:, :, r0:r1] = lab_to_rgb_keep_lightness(torch.cat([L_rows, ab_rows], dim=1))
+        return out
 
     # -- photos --------------------------------------------------------------------------------
     @torch.inference_mode()
