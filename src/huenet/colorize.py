@@ -5,7 +5,8 @@
 3. Upsample the predicted ab to the original size and join it to the original L.
 
 So the output has exactly the input's size and lightness; only the color comes from the network.
-All color math runs on the model's device, in batches of same-size photos.
+All color math runs on the model's device, in batches of same-size photos, and at full resolution
+in bands of rows (bounded, reused memory); the network runs in bf16 where the hardware has it.
 """
 
 from __future__ import annotations
@@ -21,7 +22,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .color import l_from_gray, l_from_gray_u8, l_from_rgb, l_from_rgb_u8, lab_to_rgb, lab_to_rgb_keep_lightness, lab_to_srgb_u8, rgb_to_lab
+from .color import (
+    l_from_gray, l_from_gray_u8, l_from_rgb, l_from_rgb_u8, lab_to_rgb, lab_to_rgb_keep_lightness, lab_to_srgb_u8,
+    rgb_to_lab,
+)
 from .images import DEFAULT_MAX_PIXELS, Photo, load_photo, photo_from_pil, pil_from_rgb, pil_from_u8
 
 # A photo whose long side would exceed this multiple of the short side at working size is squashed
