@@ -103,22 +103,23 @@ def colorize_files(
         return None
 
     # Decoding the next chunk and encoding the last one run in a thread while the model works on
-    # this one (Pillow's codecs release the GIL), so codec time hides behind the network's. Chunks
-    # hold up to batch_size photos but only about chunk_pixels pixels, so that large photos come
-    # one or two at a time and overlap too; at most one chunk is decoded ahead and one is written.
+    # this one (Pillow's codecs release the GIL), so codec time can hide behind the network's where
+    # a core is free (about even on 2 cores, benchmarks/RESULTS.md). Chunks hold up to batch_size
+    # photos but only about chunk_pixels pixels, so large photos come one or two at a time and the
+    # memory stays that of a few; at most one chunk is decoded ahead and one is being written.
     bar = tqdm(total=len(found), unit="img", disable=(not sys.stderr.isatty()) if progress is None else not progress)
     pool = ThreadPoolExecutor(max_workers=1) if io_thread else None
     run = pool.submit if pool else _run_now
-    writes: list[tuple[Future, Path, int]] = []
+    writes: list[tuple[Future, Path]] = []
 
     def finish_writes() -> None:
-        for fut, target, n in writes:
+        for fut, target in writes:
             problem = fut.result()
             if problem:
                 _fail(report, problem, log, bar)
             else:
                 report.written.append(target)
-            bar.update(n)
+            bar.update(1)
         writes.clear()
 
     try:
@@ -140,7 +141,7 @@ def colorize_files(
                     results = []
             finish_writes()  # the previous chunk's, so that results in memory stay bounded
             for photo, target, result in zip(photos, targets, results):
-                writes.append((run(write, photo, target, result), target, 1))
+                writes.append((run(write, photo, target, result), target))
         finish_writes()
     finally:
         if pool:
