@@ -150,18 +150,11 @@ def colorize_files(
     return report
 
 
-class _Done:
-    """What ``ThreadPoolExecutor.submit`` returns, for work already done in this thread."""
-
-    def __init__(self, value):
-        self._value = value
-
-    def result(self):
-        return self._value
-
-
-def _run_now(fn, *args) -> _Done:
-    return _Done(fn(*args))
+def _run_now(fn, *args) -> Future:
+    """``ThreadPoolExecutor.submit`` without a thread: the work is done when this returns."""
+    done: Future = Future()
+    done.set_result(fn(*args))
+    return done
 
 
 def _fail(report: BatchReport, line: str, log: TextIO, bar: tqdm) -> None:

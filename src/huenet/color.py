@@ -9,6 +9,7 @@ Ranges: RGB in [0, 1]; L in [0, 100]; a, b roughly in [-110, 110].
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -145,7 +146,7 @@ def _xyzn_to_linear(xyz: torch.Tensor, as_conv: bool) -> torch.Tensor:
     (a 10-bit mantissa) but matmuls stay fp32 unless asked otherwise. The same numbers (tested).
     """
     xyz = xyz.contiguous(memory_format=torch.channels_last)
-    m = _XYZN_TO_RGB.to(xyz.device)
+    m = _u8_tables(xyz.device)[2]
     if as_conv:
         lin = F.conv2d(xyz, m.view(3, 3, 1, 1))
     else:
@@ -196,9 +197,7 @@ def l_from_rgb(rgb: torch.Tensor) -> torch.Tensor:
     which matters at full resolution on megapixel photos.
     """
     w = _RGB_TO_XYZ[1].to(rgb.device, rgb.dtype).view(3, 1, 1)
-    y = (srgb_to_linear(rgb) * w).sum(dim=-3, keepdim=True)
-    f = torch.where(y > _EPS, y.clamp(min=_EPS) ** (1 / 3), _KAPPA * y + _F0)
-    return 116.0 * f - 16.0
+    return _l_from_y((srgb_to_linear(rgb) * w).sum(dim=-3, keepdim=True))
 
 
 def l_from_rgb_u8(rgb: torch.Tensor) -> torch.Tensor:
@@ -206,8 +205,7 @@ def l_from_rgb_u8(rgb: torch.Tensor) -> torch.Tensor:
     of ``rgb / 255``: the sRGB curve and Y's weights become three 256-entry tables, and f's cube
     root branch is joined to its line by a clamp (``c^(1/3) + (y - c) kappa``, ``c = max(y, eps)``)
     rather than ``torch.where``."""
-    codes = torch.arange(256, dtype=torch.float64) / 255.0
-    tables = (srgb_to_linear(codes)[None, :] * _RGB_TO_XYZ[1][:, None]).float().to(rgb.device)  # 3 x 256
+    tables = _u8_tables(rgb.device)[0]  # 3 x 256: each channel's share of Y
     idx = rgb.long()
     y = torch.take(tables[0], idx[..., 0:1, :, :])
     y += torch.take(tables[1], idx[..., 1:2, :, :])
@@ -222,15 +220,28 @@ def l_from_gray(gray: torch.Tensor) -> torch.Tensor:
 
     A gray pixel has R = G = B, so only the Y row of the matrix matters (its rows sum to 1).
     """
-    y = srgb_to_linear(gray)
+    return _l_from_y(srgb_to_linear(gray))
+
+
+def _l_from_y(y: torch.Tensor) -> torch.Tensor:
+    """Relative luminance Y (white 1) -> L, as ``rgb_to_lab`` computes it."""
     f = torch.where(y > _EPS, y.clamp(min=_EPS) ** (1 / 3), _KAPPA * y + _F0)
     return 116.0 * f - 16.0
 
 
 def l_from_gray_u8(gray: torch.Tensor) -> torch.Tensor:
     """``... x 1 x H x W`` uint8 gray -> float32 L: one lookup in a 256-entry table of ``l_from_gray``."""
-    table = l_from_gray(torch.arange(256, dtype=torch.float64) / 255.0).float().to(gray.device)
-    return torch.take(table, gray.long())
+    return torch.take(_u8_tables(gray.device)[1], gray.long())
+
+
+@functools.lru_cache(maxsize=None)
+def _u8_tables(device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Constants of the 8-bit and output paths, made once per device (the colorizer calls these
+    functions once per band of rows): Y's share of each 8-bit R, G, B code (3 x 256), L of each
+    8-bit gray code (256), and the XYZ/white -> linear RGB matrix."""
+    codes = torch.arange(256, dtype=torch.float64) / 255.0
+    y_tables = (srgb_to_linear(codes)[None, :] * _RGB_TO_XYZ[1][:, None]).float()
+    return y_tables.to(device), l_from_gray(codes).float().to(device), _XYZN_TO_RGB.to(device)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,6 @@ from PIL import Image
 
 from .color import (
     l_from_gray, l_from_gray_u8, l_from_rgb, l_from_rgb_u8, lab_to_rgb, lab_to_rgb_keep_lightness, lab_to_srgb_u8,
-    rgb_to_lab,
 )
 from .images import DEFAULT_MAX_PIXELS, Photo, load_photo, photo_from_pil, pil_from_rgb, pil_from_u8
 
@@ -238,7 +237,7 @@ class Colorizer:
     def colorize_photos(self, photos: Sequence[Photo], batch_size: int = 8, size: int | None = None) -> list[Image.Image]:
         """Colorize decoded photos; photos of the same size share network batches."""
         results: list[Image.Image | None] = [None] * len(photos)
-        groups: dict[tuple[int, int], list[int]] = defaultdict(list)
+        groups: dict[tuple, list[int]] = defaultdict(list)  # (H, W, channels), dtype -> photos
         for i, p in enumerate(photos):
             groups[(p.pixels.shape, p.pixels.dtype.str)].append(i)
         for idx in groups.values():
@@ -307,8 +306,7 @@ def _read_only_view(a: np.ndarray) -> torch.Tensor:
 
 def gray_input(photo: Photo) -> Image.Image:
     """What the network sees: the photo's lightness, shown as an 8-bit gray image."""
-    rgb = torch.from_numpy(photo.rgb).permute(2, 0, 1)[None]
-    L = rgb_to_lab(rgb)[:, :1]
+    L = _lightness(torch.from_numpy(photo.pixels).permute(2, 0, 1)[None])  # as colorizing finds it
     gray = lab_to_rgb(torch.cat([L, torch.zeros_like(L), torch.zeros_like(L)], dim=1))
     return pil_from_rgb(gray[0].permute(1, 2, 0).numpy())
 

@@ -67,18 +67,17 @@ class Photo:
     @property
     def rgb(self) -> np.ndarray:
         """Float32 RGB in [0, 1], ``H x W x 3``."""
-        px = np.repeat(self.pixels, 3, axis=2) if self.gray else self.pixels
-        if px.dtype == np.uint8:
-            return px.astype(np.float32) / 255.0
-        return px
+        px = self._three_channels()
+        return px.astype(np.float32) / 255.0 if px.dtype == np.uint8 else px
 
     @property
     def u8(self) -> np.ndarray:
         """8-bit RGB, ``H x W x 3`` (rounded for 16-bit sources)."""
-        px = np.repeat(self.pixels, 3, axis=2) if self.gray else self.pixels
-        if px.dtype == np.uint8:
-            return px
-        return np.clip(np.rint(px * 255.0), 0, 255).astype(np.uint8)
+        px = self._three_channels()
+        return px if px.dtype == np.uint8 else np.clip(np.rint(px * 255.0), 0, 255).astype(np.uint8)
+
+    def _three_channels(self) -> np.ndarray:
+        return np.repeat(self.pixels, 3, axis=2) if self.gray else self.pixels
 
     @property
     def size(self) -> tuple[int, int]:

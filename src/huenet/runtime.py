@@ -3,9 +3,10 @@
 glibc hands large freed blocks straight back to the OS (mmap/munmap, heap trimming), so every
 megapixel-sized tensor is page-faulted and zeroed afresh. Telling it to keep freed memory
 (``M_MMAP_MAX = 0``, ``M_TRIM_THRESHOLD = -1`` via ``mallopt``: the same as the environment
-variables ``MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=<large>``) made a 12-megapixel photo 2.6x
-faster end to end on this project's 2-core test machine (benchmarks/RESULTS.md). The cost: the
-process keeps its peak memory until it exits. ``HUENET_MALLOC_TUNING=0`` turns it off.
+variables ``MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=<large>``) made a 12-megapixel photo 1.8x
+faster end to end on this project's 2-core test machine, and 1.3x once the color math ran in bands
+of rows; the network and training gained 10-16% (benchmarks/RESULTS.md). The cost: the process
+keeps its peak memory until it exits. ``HUENET_MALLOC_TUNING=0`` turns it off.
 """
 
 from __future__ import annotations

@@ -255,8 +255,8 @@ class Trainer:
         self.device = torch.device(f"cuda:{self.dist.local_rank}") if base_device.type == "cuda" else base_device
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
-        # bf16 autocast only where the hardware has it (1.85x training throughput on this project's
-        # CPU, benchmarks/RESULTS.md); emulated bf16 would be slower than fp32
+        # bf16 autocast only where the hardware has it (1.7x training throughput on this project's
+        # CPU, same validation loss; benchmarks/RESULTS.md); emulated bf16 would be slower than fp32
         self.precision = pick_precision("auto", self.device) if cfg.amp else "fp32"
         if cfg.batch_size % self.dist.world:
             raise ValueError(f"batch size {cfg.batch_size} does not split over {self.dist.world} processes")
@@ -267,8 +267,8 @@ class Trainer:
 
         self.train_src, self.val_src, self.data_provenance = open_sources(cfg)
         if cfg.preload and self.device.type == "cuda":
-            for src in (self.train_src, self.val_src):
-                if isinstance(src, PackSource):
+            for src in (self.train_src, self.val_src):  # a held-out val shares the train pack: copy once
+                if isinstance(src, PackSource) and src.photos.on_device is None:
                     src.photos.to_device(self.device)
         self.steps_per_epoch = len(self.train_src) // cfg.batch_size
         if self.steps_per_epoch < 1:
