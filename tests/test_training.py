@@ -119,6 +119,14 @@ def _train_cmd(pack, out, steps):
             "--save-every", "1", "--device", "cpu", "--deterministic"]
 
 
+def _saved_step(run) -> int:
+    """The step of a run's last complete checkpoint (0 before the first)."""
+    try:
+        return json.loads((run / "checkpoints" / "last.json").read_text())["train_state"]["step"]
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
 def _small_recipe(tmp_path):
     recipe = tmp_path / "small.toml"
     recipe.write_text('[model]\nencoder = "vgg16"\nwidth = 0.125\n[train]\nsamples = 0\nprogress = false\nlog_every = 1\n')
@@ -130,27 +138,33 @@ def test_sigkill_at_random_moments_then_resume_matches_straight(pack, tmp_path):
     recipe = _small_recipe(tmp_path)
     steps = 40
     straight = tmp_path / "straight"
-    t0 = time.time()
     subprocess.run(_train_cmd(pack, straight, steps) + ["--config", str(recipe)], check=True, capture_output=True)
-    duration = time.time() - t0
     run = tmp_path / "killed"
     rng = random.Random(0)
     cmd = _train_cmd(pack, run, steps) + ["--config", str(recipe)]
-    kills = 0
+    kills, saved = 0, 0
     while True:
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            proc.wait(timeout=rng.uniform(0.3, 0.8) * duration)
-            break  # finished before the kill
-        except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-            kills += 1
+        # Kill at a random moment (inside a step, a save or between them) once this attempt has
+        # gone a few steps past the last kill; after three kills, let it finish. Waiting on the
+        # run's own progress, not on wall time, keeps the kill count independent of machine load.
+        if kills < 3:
+            target = saved + rng.randint(3, 8)
+            while proc.poll() is None and _saved_step(run) < target:
+                time.sleep(0.02)
+            time.sleep(rng.uniform(0.0, 0.5))
+        if kills >= 3 or proc.poll() is not None:
+            proc.wait(timeout=600)
+            break
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        kills += 1
         ckpt = run / "checkpoints" / "last.safetensors"
         if ckpt.exists():  # every checkpoint on disk is complete and loadable
             read_checkpoint(ckpt)
             load_model(ckpt)
             cmd = [sys.executable, "-m", "huenet.cli", "train", "--resume", str(run)]
+        saved = _saved_step(run)
     assert proc.returncode == 0 and kills >= 3
     assert not list((run / "checkpoints").glob(".*.tmp"))  # half-written files of killed runs are cleared
     (ta, sa), (tb, sb) = _weights(straight), _weights(run)
