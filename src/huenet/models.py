@@ -62,34 +62,99 @@ def create_model(name: str, config=None, encoder_weights: str | None = None, **o
 
 
 class ColorNet(nn.Module):
-    """Base: ``forward(L) -> ab`` in Lab units; subclasses implement ``predict(l_net) -> ab_net``."""
+    """Base: ``forward(L) -> ab`` in Lab units at L's size.
+
+    Subclasses implement ``predict(l_net) -> raw``: the head's output for the padded, normalized L,
+    at full size or at 1/``head_stride`` of it. ``raw`` is scaled ab (``output = "ab"``, 2 channels)
+    or logits over the ab bins (``output = "bins"``, Q channels, decoded by the annealed mean at
+    ``self.temperature``). Training scores ``raw`` (``objectives.py``); everything else sees ab.
+    """
 
     model_name = "base"
     # Sides of the input must be multiples of this; other sizes are padded, then cropped back.
     multiple = 1
+    head_stride = 1  # raw is 1/head_stride of the (padded) input size
 
     def __init__(self, config, scaling: LabScaling = LabScaling()):
         super().__init__()
         self.config = config
         self.scaling = scaling
+        output = getattr(config, "output", "ab")
+        if output == "bins":
+            from .objectives import DEFAULT_TEMPERATURE
+
+            q = config.num_bins
+            self.register_buffer("ab_bins", torch.zeros(q, 2))  # bin centres, filled by _init_bins
+            self.temperature = getattr(config, "temperature", DEFAULT_TEMPERATURE)
+            self.restraint = getattr(config, "restraint", 0.0)
+
+    @property
+    def output_channels(self) -> int:
+        return self.ab_bins.shape[0] if hasattr(self, "ab_bins") else 2
+
+    def _init_bins(self) -> None:
+        if hasattr(self, "ab_bins") and not self.ab_bins.is_meta:
+            from .objectives import gamut_bins
+
+            self.ab_bins.copy_(gamut_bins())
 
     def predict(self, l_net: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def forward(self, L: torch.Tensor) -> torch.Tensor:
+    def _padded(self, L: torch.Tensor) -> torch.Tensor:
         h, w = L.shape[-2:]
         m = self.multiple
-        ph, pw = (-h) % m, (-w) % m
         # Always pad (by 0 when the sides fit) so that exported graphs keep the padding symbolic.
-        x = F.pad(self.scaling.normalize_l(L), (0, pw, 0, ph), mode="replicate")
-        ab = self.predict(x)[..., :h, :w]
-        return self.scaling.denormalize_ab(ab)
+        return F.pad(self.scaling.normalize_l(L), (0, (-w) % m, 0, (-h) % m), mode="replicate")
+
+    def raw(self, L: torch.Tensor) -> torch.Tensor:
+        """The head's output for ``N x 1 x H x W`` L, cropped to ceil(H / s) x ceil(W / s)."""
+        h, w = L.shape[-2:]
+        s = self.head_stride
+        return self.predict(self._padded(L))[..., : -(-h // s), : -(-w // s)]
+
+    def decode(self, raw: torch.Tensor, temperature: float | None = None) -> torch.Tensor:
+        """Raw head output -> ab in Lab units, at the head's resolution."""
+        if hasattr(self, "ab_bins"):
+            from .objectives import annealed_mean
+
+            return annealed_mean(raw, self.ab_bins, self.temperature if temperature is None else temperature,
+                                 self.restraint)
+        return self.scaling.denormalize_ab(raw)
+
+    def forward(self, L: torch.Tensor, temperature: float | None = None) -> torch.Tensor:
+        """``N x 1 x H x W`` L in [0, 100] -> ``N x 2 x H x W`` ab (Lab units). ``temperature``: the
+        annealed mean's T for this call (classification models; default ``self.temperature``)."""
+        h, w = L.shape[-2:]
+        x = self._padded(L)
+        ab = self.decode(self.predict(x), temperature)
+        if self.head_stride != 1:  # a smooth head: bilinear up to the (padded) input size
+            ab = F.interpolate(ab, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        return ab[..., :h, :w]
 
     def config_dict(self) -> dict:
         return dataclasses.asdict(self.config)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+
+def _with_bins(config):
+    """A config whose ``output`` is ``bins`` gets ``num_bins`` filled in (recorded in checkpoints)."""
+    if getattr(config, "output", "ab") == "bins" and config.num_bins is None:
+        from .objectives import gamut_bins
+
+        config = dataclasses.replace(config, num_bins=len(gamut_bins()))
+    return config
+
+
+def _check_output(config) -> None:
+    if config.output not in ("ab", "bins"):
+        raise ValueError(f"output must be 'ab' (regression) or 'bins' (classification), not {config.output!r}")
+    if config.temperature <= 0:
+        raise ValueError(f"temperature must be > 0, not {config.temperature}")
+    if config.restraint < 0:
+        raise ValueError(f"restraint must be >= 0, not {config.restraint}")
 
 
 @dataclass(frozen=True)
@@ -107,6 +172,13 @@ class VGGFusionConfig:
     - ``width``: channel multiplier (1.0 = VGG; smaller only for quick experiments, no pretrained).
     - ``stem_init``: ``random`` (the seed) or ``gray``: start the 1->64 stem from the pretrained
       RGB conv1_1 folded for gray input (see ``encoders.gray_stem_from_rgb``).
+    - ``head``: ``convt`` (the seed: the last transposed conv up to full size, which leaves an
+      8-pixel grid in ab) or ``smooth``: conv 3x3 + ReLU + conv 1x1 at 1/``head_stride`` (8, or 4
+      after one more learned x2), then bilinear upsampling, as Zhang et al. predict at 1/4.
+    - ``output``: ``ab`` (2 channels, regression: MSE) or ``bins`` (logits over the in-gamut ab bins:
+      the classification objective); ``num_bins`` is filled in when the model is made;
+      ``temperature``: the annealed mean's default T for ``bins`` (users can change it per call);
+      ``restraint``: less chroma where the predicted colors disagree in hue (``annealed_mean``).
     """
 
     encoder: str = "vgg19"
@@ -114,6 +186,12 @@ class VGGFusionConfig:
     pool: str = "max"
     width: float = 1.0
     stem_init: str = "random"
+    head: str = "convt"
+    head_stride: int = 8
+    output: str = "ab"
+    num_bins: int | None = None
+    temperature: float = 0.38
+    restraint: float = 0.0
 
     def __post_init__(self):
         if len(self.kernel_sizes) != 3:
@@ -126,6 +204,11 @@ class VGGFusionConfig:
                 )
         if self.stem_init not in ("random", "gray"):
             raise ValueError(f"stem_init must be 'random' or 'gray', not {self.stem_init!r}")
+        if self.head not in ("convt", "smooth"):
+            raise ValueError(f"head must be 'convt' (the seed's) or 'smooth', not {self.head!r}")
+        if self.head == "smooth" and self.head_stride not in (4, 8):
+            raise ValueError(f"a smooth head predicts at 1/4 or 1/8 (head_stride 4 or 8), not 1/{self.head_stride}")
+        _check_output(self)
 
 
 def _upsampler(c_in: int, c_out: int, kernel: int, stride: int) -> nn.ConvTranspose2d:
@@ -143,24 +226,39 @@ class VGGFusion(ColorNet):
     multiple = 32
 
     def __init__(self, config: VGGFusionConfig = VGGFusionConfig(), scaling: LabScaling = LabScaling()):
+        config = _with_bins(config)
         super().__init__(config, scaling)
         self.encoder = VGGEncoder(config.encoder, in_channels=1, width=config.width, pool=config.pool)
         c3, c4 = self.encoder.channels["pool3"], self.encoder.channels["pool4"]
         c5 = self.encoder.channels["pool5"]
         k1, k2, k3 = config.kernel_sizes
+        out = self.output_channels
         self.up4 = _upsampler(c5, c4, k1, 2)  # 1/32 -> 1/16, fused with pool4
         self.up3 = _upsampler(c4, c3, k2, 2)  # 1/16 -> 1/8, fused with pool3
-        self.head = _upsampler(c3, 2, k3, 8)  # 1/8 -> 1/1: a, b
-        # Start from gray (ab = 0) rather than from random colors: on top of pretrained features
-        # a random head predicts |ab| ~ 60, a large first loss that shakes the encoder.
-        nn.init.zeros_(self.head.weight)
-        nn.init.zeros_(self.head.bias)
+        if config.head == "convt":
+            self.head = _upsampler(c3, out, k3, 8)  # 1/8 -> 1/1: a, b (or bin logits)
+            last = self.head
+        else:
+            self.head_stride = config.head_stride
+            layers: list[nn.Module] = []
+            c = c3
+            if config.head_stride == 4:  # one learned x2 first: 1/8 -> 1/4
+                layers += [_upsampler(c3, c3 // 2, 4, 2), nn.ReLU(inplace=True)]
+                c = c3 // 2
+            layers += [nn.Conv2d(c, c, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(c, out, 1)]
+            self.head = nn.Sequential(*layers)
+            last = layers[-1]
+        # Start from gray (ab = 0; uniform over the bins) rather than from random colors: on top of
+        # pretrained features a random head predicts |ab| ~ 60, a large first loss that shakes the encoder.
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
+        self._init_bins()
 
     def predict(self, l_net: torch.Tensor) -> torch.Tensor:
         f = self.encoder.forward_features(l_net, ["pool3", "pool4", "pool5"])
         x = self.up4(f["pool5"]) + f["pool4"]  # N x 512 x H/16 x W/16
         x = self.up3(x) + f["pool3"]  # N x 256 x H/8 x W/8
-        return self.head(x)  # N x 2 x H x W
+        return self.head(x)  # N x C x H x W (convt) or N x C x H/s x W/s (smooth); C = 2 or Q
 
     def load_encoder_weights(self, spec: str) -> dict:
         """Load a pretrained VGG trunk (all convs but conv1_1, which the L stem replaces)."""
@@ -176,3 +274,69 @@ class VGGFusion(ColorNet):
         assert not unexpected and set(missing) <= {"features.0.weight", "features.0.bias"}, (missing, unexpected)
         self.encoder_provenance = {**weights.provenance, "stem_init": self.config.stem_init}
         return self.encoder_provenance
+
+
+# ---------------------------------------------------------------------------------------------
+# The seed's from-scratch experiment: a residual network in the style of Johnson et al.'s
+# style-transfer network (strided convs down, residual blocks, transposed convs up).
+
+
+@dataclass(frozen=True)
+class ResNetColorConfig:
+    """``c9s1-w -> d2w -> d4w -> R4w x blocks -> u2w -> uw -> c9s1-out`` (Johnson et al. 2016), with
+    instance normalization, from scratch (no pretrained weights exist for it). ``output``/``num_bins``/
+    ``temperature`` as in ``VGGFusionConfig``."""
+
+    width: int = 32
+    blocks: int = 5
+    output: str = "ab"
+    num_bins: int | None = None
+    temperature: float = 0.38
+    restraint: float = 0.0
+
+    def __post_init__(self):
+        if self.width < 1 or self.blocks < 0:
+            raise ValueError("width must be >= 1 and blocks >= 0")
+        _check_output(self)
+
+
+def _conv_norm_relu(c_in: int, c_out: int, k: int, stride: int = 1, relu: bool = True) -> list[nn.Module]:
+    layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, k, stride, padding=k // 2, padding_mode="reflect"),
+                               nn.InstanceNorm2d(c_out, affine=True)]
+    return layers + ([nn.ReLU(inplace=True)] if relu else [])
+
+
+class _ResidualBlock(nn.Module):
+    def __init__(self, c: int):
+        super().__init__()
+        self.body = nn.Sequential(*_conv_norm_relu(c, c, 3), *_conv_norm_relu(c, c, 3, relu=False))
+
+    def forward(self, x):
+        return x + self.body(x)
+
+
+@register_model("resnet_johnson", ResNetColorConfig)
+class ResNetColor(ColorNet):
+    multiple = 4
+
+    def __init__(self, config: ResNetColorConfig = ResNetColorConfig(), scaling: LabScaling = LabScaling()):
+        config = _with_bins(config)
+        super().__init__(config, scaling)
+        w = config.width
+        up = [nn.ConvTranspose2d(4 * w, 2 * w, 3, 2, padding=1, output_padding=1), nn.InstanceNorm2d(2 * w, affine=True),
+              nn.ReLU(inplace=True), nn.ConvTranspose2d(2 * w, w, 3, 2, padding=1, output_padding=1),
+              nn.InstanceNorm2d(w, affine=True), nn.ReLU(inplace=True)]
+        self.body = nn.Sequential(
+            *_conv_norm_relu(1, w, 9), *_conv_norm_relu(w, 2 * w, 3, 2), *_conv_norm_relu(2 * w, 4 * w, 3, 2),
+            *[_ResidualBlock(4 * w) for _ in range(config.blocks)], *up,
+        )
+        self.head = nn.Conv2d(w, self.output_channels, 9, padding=4, padding_mode="reflect")
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+        self._init_bins()
+
+    def predict(self, l_net: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(l_net))  # N x C x H x W
+
+    def load_encoder_weights(self, spec: str) -> dict:
+        raise ValueError("resnet_johnson has no pretrained encoder: it is trained from scratch (encoder_weights = none)")
