@@ -240,3 +240,74 @@ def test_pack_without_val_split_holds_out_a_fraction(tmp_path):
     held = meta["data"]["held_out_for_val"]
     assert held == round(meta["data"]["counts"]["train"] * 0.2)
     assert any("val_loss" in r for r in metrics(run)) and (run / "samples" / "epoch_001.png").is_file()
+
+
+# --- issue 16: the classification objective, the residual net, wall-clock budgets ----------------
+
+CLS = {"encoder": "vgg16", "width": 0.125, "head": "smooth", "head_stride": 4}
+
+
+def test_classification_learns_and_its_prior_travels_with_the_checkpoint(pack, tmp_path):
+    cfg = small_cfg(pack, tmp_path / "run", model_config=CLS, objective="classification", rebalance_lambda=0.5,
+                    epochs=3, lr=1e-3, lr_halving_epochs=0, samples=2)
+    trainer = Trainer(cfg)
+    assert trainer.model.output_channels == 261 and trainer.model.config.output == "bins"
+    before = trainer.validate()
+    run = trainer.fit()
+    vals = [r["val_loss"] for r in metrics(run) if "val_loss" in r]
+    assert min(vals) < before * 0.97, (before, vals)  # from a uniform distribution toward real colors
+    for name in ("last", "best"):
+        tensors, meta = read_checkpoint(run / "checkpoints" / f"{name}.safetensors")
+        prior = tensors["objective/prior"]
+        assert prior.shape == (261,) and abs(prior.sum().item() - 1) < 1e-4
+        assert meta["training"]["objective"] == {"name": "classification", "rebalance_lambda": 0.5, "soft_neighbours": 5,
+                                                 "soft_sigma": 5.0, "prior_sigma": 5.0, "bins": 261}
+    model, _ = load_model(run / "checkpoints" / "best.safetensors")  # loads as a colorizer would
+    with torch.no_grad():
+        ab = model(torch.rand(1, 1, 64, 80) * 100)
+    assert ab.shape == (1, 2, 64, 80) and ab.abs().mean() > 0.5
+
+
+def test_classification_resume_equals_straight(pack, tmp_path):
+    kw = dict(model_config=CLS, objective="classification", deterministic=True, samples=0)
+    straight = train(small_cfg(pack, tmp_path / "a", max_steps=10, **kw))
+    half = train(small_cfg(pack, tmp_path / "b", max_steps=4, **kw))
+    resumed = resume(half, max_steps=10)
+    (ta, sa), (tb, sb) = _weights(straight), _weights(resumed)
+    assert sa["step"] == sb["step"] == 10
+    for k in ta:
+        if k != "rng/torch":
+            assert torch.equal(ta[k], tb[k]), k  # the prior is read back, not counted again
+
+
+def test_classification_needs_a_bins_model(pack, tmp_path):
+    with pytest.raises(ValueError, match="output = 'bins'"):
+        Trainer(small_cfg(pack, tmp_path / "run", model_config={**CLS, "output": "ab"}, objective="classification"))
+    with pytest.raises(ValueError, match="objective"):
+        Trainer(small_cfg(pack, tmp_path / "run", objective="perceptual"))
+
+
+def test_residual_network_trains_from_scratch(pack, tmp_path):
+    cfg = small_cfg(pack, tmp_path / "run", model="resnet_johnson", model_config={"width": 8, "blocks": 2},
+                    epochs=2, lr=1e-3, samples=0)
+    trainer = Trainer(cfg)
+    before = trainer.validate()
+    run = trainer.fit()
+    vals = [r["val_loss"] for r in metrics(run) if "val_loss" in r]
+    assert min(vals) < before, (before, vals)
+    model, meta = load_model(run / "checkpoints" / "best.safetensors")
+    assert meta["model"] == "resnet_johnson"
+    with pytest.raises(ValueError, match="no encoder to freeze"):
+        train(small_cfg(pack, tmp_path / "r2", model="resnet_johnson", model_config={"width": 8, "blocks": 2},
+                        freeze_through="pool3"))
+
+
+def test_time_limit_stops_cleanly_with_a_best_checkpoint_and_resumes(pack, tmp_path):
+    # 0.0005 min = 30 ms: the first step already runs past it; the run stops mid-epoch
+    run = train(small_cfg(pack, tmp_path / "run", epochs=5, time_limit_min=0.0005, samples=0))
+    state = _weights(run)[1]
+    assert 1 <= state["step"] < 8 and state["epoch"] == 0  # stopped inside the first epoch
+    assert (run / "checkpoints" / "best.safetensors").is_file()  # validated before stopping
+    assert any("val_loss" in r for r in metrics(run))
+    resumed = resume(run, time_limit_min=0.0)  # no limit: finish all 5 epochs
+    assert _weights(resumed)[1]["epoch"] == 5

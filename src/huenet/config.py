@@ -35,6 +35,11 @@ class TrainConfig:
     val_max: int = 512  # validate on at most this many photos (fixed, the first ones)
     preload: bool = False  # read the whole pack into memory once (into GPU memory on CUDA)
     workers: int = 2  # DataLoader workers when reading folders directly
+    # the objective (objectives.py): "mse" (the seed's) or "classification" (Zhang et al. 2016: the
+    # model's output becomes logits over the ab bins; rebalanced cross-entropy on soft targets)
+    objective: str = "mse"
+    rebalance_lambda: float = 0.5  # classification: 1 = no rebalancing, 0 = the full inverse prior
+    prior_photos: int = 4000  # classification: photos (evenly spaced) the ab prior is counted on
     # the seed's recipe
     epochs: int = 25
     batch_size: int = 16  # global: split across processes under torchrun
@@ -46,6 +51,7 @@ class TrainConfig:
     freeze_encoder_epochs: int = 0  # train only the decoder for the first K epochs
     freeze_through: str | None = None  # keep encoder layers up to this one (e.g. "pool3") frozen throughout
     max_steps: int = 0  # stop after this many optimizer steps in all (0 = no limit)
+    time_limit_min: float = 0.0  # stop cleanly (saving 'last') after this many minutes of this invocation (0 = none)
     # run
     out: str = "runs/run"
     seed: int = 0

@@ -42,6 +42,7 @@ from .figures import contact_sheet, triptych
 from .images import pil_from_rgb, save_image
 from .color import lab_to_rgb
 from .models import ColorNet, create_model
+from .objectives import ClassificationObjective, MSEObjective, ObjectiveConfig, prior_from_batches
 
 
 class NonFiniteLossError(RuntimeError):
@@ -245,6 +246,30 @@ def ab_loss(model: ColorNet, pred_ab: torch.Tensor, true_ab: torch.Tensor) -> to
     return F.mse_loss(s.normalize_ab(pred_ab.float()), s.normalize_ab(true_ab))
 
 
+class _RawOutput(nn.Module):
+    """The model's raw head output as ``forward``, so that DDP and torch.compile wrap what the
+    objective scores (scaled ab, or bin logits at the head's resolution)."""
+
+    def __init__(self, model: ColorNet):
+        super().__init__()
+        self.model = model
+
+    def forward(self, L: torch.Tensor) -> torch.Tensor:
+        return self.model.raw(L)
+
+
+def _model_config_for(cfg: TrainConfig) -> dict:
+    """The classification objective needs a model whose output is bin logits."""
+    mc = dict(cfg.model_config)
+    if cfg.objective == "classification":
+        if mc.get("output", "bins") != "bins":
+            raise ValueError("objective 'classification' needs a model with output = 'bins' (not 'ab')")
+        mc["output"] = "bins"
+    elif mc.get("output", "ab") != "ab":
+        raise ValueError(f"objective {cfg.objective!r} needs a model with output = 'ab'")
+    return mc
+
+
 class Trainer:
     def __init__(self, cfg: TrainConfig, resume: bool = False):
         self.cfg = cfg
@@ -255,6 +280,8 @@ class Trainer:
         self.device = torch.device(f"cuda:{self.dist.local_rank}") if base_device.type == "cuda" else base_device
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
+            if not cfg.deterministic:
+                torch.backends.cudnn.benchmark = True  # fixed training shapes: let cuDNN pick its kernels
         # bf16 autocast only where the hardware has it (1.7x training throughput on this project's
         # CPU, same validation loss; benchmarks/RESULTS.md); emulated bf16 would be slower than fp32
         self.precision = pick_precision("auto", self.device) if cfg.amp else "fp32"
@@ -274,10 +301,11 @@ class Trainer:
         if self.steps_per_epoch < 1:
             raise ValueError(f"{len(self.train_src)} training photos are fewer than one batch of {cfg.batch_size}")
 
+        ObjectiveConfig(cfg.objective, cfg.rebalance_lambda)  # an unknown objective fails here, before any work
         if cfg.init_from:
             self.model, _ = load_model(cfg.init_from)
         else:
-            self.model = create_model(cfg.model, cfg.model_config)
+            self.model = create_model(cfg.model, _model_config_for(cfg))
             if cfg.encoder_weights and cfg.encoder_weights.lower() != "none" and not resume:
                 self.model.load_encoder_weights(cfg.encoder_weights)
         self.model.to(self.device)
@@ -290,9 +318,34 @@ class Trainer:
         self.epoch, self.step, self.step_in_epoch = 0, 0, 0
         self.best_val = math.inf
         self._frozen: int | None = None  # how many encoder layers are frozen now
-        self._wrapped: nn.Module = self.model
+        self._wrapped: nn.Module = _RawOutput(self.model)
+        self._prior_from_checkpoint: torch.Tensor | None = None
         if resume:
             self._load_last()
+        self.objective = self._make_objective()
+
+    def _make_objective(self):
+        cfg = self.cfg
+        if cfg.objective == "mse":
+            return MSEObjective(self.model.scaling)
+        if not hasattr(self.model, "ab_bins"):
+            raise ValueError("objective 'classification' needs a model with output = 'bins'")
+        bins = self.model.ab_bins.detach().float()
+        prior = self._prior_from_checkpoint
+        if prior is None:  # counted once, on the training photos; saved in every checkpoint after
+            n = len(self.train_src)
+            k = min(n, cfg.prior_photos)
+            idx = torch.linspace(0, n - 1, k).round().long().tolist()
+            lists = [idx[i:i + 64] for i in range(0, k, 64)]
+            prior = prior_from_batches(
+                # every 4th pixel each way: the prior is a smooth distribution over 261 bins, and
+                # 1/16 of 4,000 photos' pixels is still ~4 M samples
+                (lab_batch(u8[:, :, ::4, ::4].to(self.device).float().div(255))[1]
+                 for _, u8 in self.train_src.batches(lists) if u8 is not None),
+                bins.to(self.device))
+        self.data_provenance["ab_prior_photos"] = min(len(self.train_src), cfg.prior_photos)
+        return ClassificationObjective(bins, prior, ObjectiveConfig(
+            "classification", cfg.rebalance_lambda))
 
     # -- state -------------------------------------------------------------------------------
     def _load_last(self) -> None:
@@ -311,18 +364,21 @@ class Trainer:
         self.best_val = t["best_val"] if t["best_val"] is not None else math.inf
         if "rng/torch" in tensors:
             torch.set_rng_state(tensors["rng/torch"])
+        if "objective/prior" in tensors:
+            self._prior_from_checkpoint = tensors["objective/prior"].double()
 
     def _meta(self, val_loss: float | None = None) -> dict:
         return {
             "training": {"recipe": self.cfg.to_dict(), "step": self.step, "epoch": self.epoch,
                          "val_loss": val_loss, "world_size": self.dist.world, "device": self.device.type,
-                         "precision": self.precision},
+                         "precision": self.precision, "objective": self.objective.state()[1]},
             "data": self.data_provenance,
         }
 
     def save_last(self) -> Path:
         tensors, opt_meta = _optimizer_tensors(self.optimizer)
         tensors["rng/torch"] = torch.get_rng_state()
+        tensors.update(self.objective.state()[0])
         meta = self._meta()
         meta["train_state"] = {
             "epoch": self.epoch, "step": self.step, "step_in_epoch": self.step_in_epoch,
@@ -388,8 +444,8 @@ class Trainer:
         for rgb in self._val_batches(self.cfg.val_max):
             L, ab = lab_batch(rgb)
             with self._autocast():
-                pred = self.model(self._layout(L))
-            total += ab_loss(self.model, pred, ab).item() * len(rgb)
+                raw = self.model.raw(self._layout(L))
+            total += self.objective.loss(raw, ab).item() * len(rgb)
             count += len(rgb)
         self.model.train()
         return total / max(count, 1)
@@ -427,6 +483,13 @@ class Trainer:
 
     # -- the loop ------------------------------------------------------------------------------
     def _set_freeze(self) -> None:
+        if not hasattr(self.model, "encoder"):  # a network without a pretrained encoder (resnet_johnson)
+            if self.cfg.freeze_encoder_epochs or self.cfg.freeze_through:
+                raise ValueError(f"{self.cfg.model} has no encoder to freeze (freeze_encoder_epochs / freeze_through)")
+            if self._frozen is None:
+                self._frozen = 0
+                self._wrap()
+            return
         names = self.model.encoder.layer_names
         if self.epoch < self.cfg.freeze_encoder_epochs:
             frozen = len(names)  # the whole encoder
@@ -442,7 +505,10 @@ class Trainer:
         for i, layer in enumerate(self.model.encoder.features):
             for p in layer.parameters():
                 p.requires_grad_(i >= frozen)
-        model = self.model
+        self._wrap()
+
+    def _wrap(self) -> None:
+        model: nn.Module = _RawOutput(self.model)
         if self.cfg.compile:
             model = torch.compile(model)
         if self.dist.enabled:  # DDP must be rebuilt when the set of trained parameters changes
@@ -469,6 +535,7 @@ class Trainer:
                    disable=not (cfg.progress and self.dist.main))
         self.model.train()
         stopped = False
+        self._t_start = time.perf_counter()
         with _StopFlag() as stop:
             while self.epoch < cfg.epochs and self.step < total_steps and not stopped:
                 self._set_freeze()
@@ -499,8 +566,8 @@ class Trainer:
                 rgb = rgb.to(self.device, non_blocking=True)
                 L, ab = lab_batch(rgb)
                 with self._autocast():
-                    pred = self._wrapped(self._layout(L))
-                loss = ab_loss(self.model, pred, ab)
+                    raw = self._wrapped(self._layout(L))
+                loss = self.objective.loss(raw, ab)
                 if not torch.isfinite(loss):
                     last_ckpt = self.ckpt_dir / "last.safetensors"
                     where = f"last good checkpoint: {last_ckpt}" if last_ckpt.exists() else "no checkpoint was saved yet"
@@ -529,10 +596,21 @@ class Trainer:
                 self._validate_and_keep_best()
             if cfg.save_every and self.step % cfg.save_every == 0 and self.dist.main:
                 self.save_last()
-            if stop.requested:
+            out_of_time = bool(cfg.time_limit_min) and time.perf_counter() - self._t_start > cfg.time_limit_min * 60
+            if self.dist.enabled and cfg.time_limit_min:  # every rank stops at the same step
+                flag = torch.tensor([float(out_of_time)], device=self.device)
+                torch.distributed.all_reduce(flag)
+                out_of_time = bool(flag.item())
+            if out_of_time and not stop.requested and self.step_in_epoch >= self.steps_per_epoch:
+                self._out_of_time = True  # the epoch is complete: finish it as usual below, then stop
+                break
+            if stop.requested or out_of_time:
+                if out_of_time:
+                    self._validate_and_keep_best()
                 if self.dist.main:
                     path = self.save_last()
-                    print(f"\nstopped at step {self.step}; saved {path}; continue with --resume {self.run_dir}",
+                    why = f"time limit of {cfg.time_limit_min:g} min reached" if out_of_time else "stopped"
+                    print(f"\n{why} at step {self.step}; saved {path}; continue with --resume {self.run_dir}",
                           file=sys.stderr)
                 return True
         if self.step_in_epoch >= self.steps_per_epoch:
@@ -545,7 +623,10 @@ class Trainer:
                 self.sample_sheet()
         if self.dist.main:
             self.save_last()
-        return False
+        if getattr(self, "_out_of_time", False) and self.dist.main:
+            print(f"\ntime limit of {cfg.time_limit_min:g} min reached at step {self.step}; "
+                  f"continue with --resume {self.run_dir}", file=sys.stderr)
+        return getattr(self, "_out_of_time", False)
 
     def _validate_and_keep_best(self) -> None:
         if not self.dist.main:
@@ -558,7 +639,7 @@ class Trainer:
                        "lr": self.optimizer.param_groups[0]["lr"], "val_loss": val})
             if val < self.best_val:
                 self.best_val = val
-                self._write(self.ckpt_dir / "best.safetensors", self._meta(val_loss=val))
+                self._write(self.ckpt_dir / "best.safetensors", self._meta(val_loss=val), self.objective.state()[0])
         if self.dist.enabled:
             torch.distributed.barrier()
 
