@@ -105,3 +105,20 @@ def test_weights_that_do_not_fit_are_refused_and_nothing_is_left_unloaded(tmp_pa
         (tmp_path / "bad.json").write_text(json.dumps(meta))
         with pytest.raises(CheckpointError, match="bad.safetensors.*do not fit"):
             load_model(bad)
+
+
+def test_split_files_stay_under_the_limit_and_load_as_one(tmp_path):
+    """Shipped weights (and a GPU call's results) go in files under 16 MiB: the first file names the rest."""
+    torch.manual_seed(0)
+    model = create_model("vgg_fusion", encoder="vgg16", head="smooth", head_stride=4, output="bins")
+    path = save_checkpoint(tmp_path / "m.safetensors", model, dtype=torch.float16, max_file_bytes=15 * 2**20)
+    files = sorted(p.name for p in tmp_path.glob("*.safetensors"))
+    assert files == ["m-2.safetensors", "m-3.safetensors", "m.safetensors"]
+    assert all((tmp_path / f).stat().st_size <= 15 * 2**20 for f in files)
+    loaded, meta = load_model(path)
+    assert meta["shards"] == ["m-2.safetensors", "m-3.safetensors"]
+    for (k, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
+        assert torch.equal(a.half().float(), b), k
+    (tmp_path / "m-3.safetensors").unlink()
+    with pytest.raises(CheckpointError, match="m-3.safetensors"):
+        load_model(path)

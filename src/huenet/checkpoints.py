@@ -83,9 +83,13 @@ def save_checkpoint(
     meta: dict[str, Any] | None = None,
     extra_tensors: dict[str, torch.Tensor] | None = None,
     dtype: torch.dtype | None = None,
+    max_file_bytes: int | None = None,
 ) -> Path:
     """Write ``path`` (``.safetensors``) and its ``.json`` sidecar. ``dtype=torch.float16`` halves
-    the size of shipped weights (loaded back as float32)."""
+    the size of shipped weights (loaded back as float32). ``max_file_bytes`` splits the tensors
+    over ``NAME.safetensors`` and ``NAME-2.safetensors``, ``NAME-3...`` (each at most that size,
+    when no single tensor is larger); the first file's metadata lists the others, so a checkpoint
+    is still named by its first file."""
     path = Path(path)
     if path.suffix != ".safetensors":
         path = path.with_suffix(".safetensors")
@@ -100,10 +104,32 @@ def save_checkpoint(
     full_meta = {**model_metadata(model), **(meta or {})}
     if dtype is not None:
         full_meta["stored_dtype"] = str(dtype).replace("torch.", "")
+    groups = _split_tensors(tensors, max_file_bytes) if max_file_bytes else [tensors]
+    shard_names = [f"{path.stem}-{i}.safetensors" for i in range(2, len(groups) + 1)]
+    full_meta.pop("shards", None)
+    if shard_names:
+        full_meta["shards"] = shard_names
     text = json.dumps(full_meta, sort_keys=True)
-    atomic_write_bytes(path, safetensors_bytes(tensors, metadata={_META_KEY: text}))
+    for name, group in zip(shard_names, groups[1:]):  # the parts first: the first file names them
+        atomic_write_bytes(path.parent / name, safetensors_bytes(group, metadata={_META_KEY + "_part_of": path.name}))
+    atomic_write_bytes(path, safetensors_bytes(groups[0], metadata={_META_KEY: text}))
     atomic_write_bytes(path.with_suffix(".json"), (json.dumps(full_meta, indent=2, sort_keys=True) + "\n").encode())
     return path
+
+
+def _split_tensors(tensors: dict[str, torch.Tensor], max_bytes: int) -> list[dict[str, torch.Tensor]]:
+    """Tensors in their order, cut into groups of at most ``max_bytes`` (less a margin for headers)."""
+    budget = max_bytes - 64 * 1024
+    groups: list[dict[str, torch.Tensor]] = [{}]
+    used = 0
+    for k, v in tensors.items():
+        n = v.numel() * v.element_size()
+        if groups[-1] and used + n > budget:
+            groups.append({})
+            used = 0
+        groups[-1][k] = v
+        used += n
+    return groups
 
 
 def resolve_checkpoint_path(path: str | os.PathLike) -> Path:
@@ -150,6 +176,17 @@ def read_checkpoint(path: str | os.PathLike, prefix: str | None = None) -> tuple
         raise CheckpointError(f"{p}: no huenet config (neither in the file's metadata nor a .json beside it)")
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{p}: config is not a {FORMAT} (format={meta.get('format')!r})")
+    for name in meta.get("shards", []):
+        part = p.parent / name
+        if Path(name).name != name or not name.endswith(".safetensors"):
+            raise CheckpointError(f"{p}: names a part {name!r} outside its folder")
+        try:
+            with safe_open(str(part), framework="pt", device="cpu") as f:
+                for k in f.keys():
+                    if prefix is None or k.startswith(prefix):
+                        tensors[k] = f.get_tensor(k)
+        except (SafetensorError, OSError, ValueError) as e:
+            raise CheckpointError(f"{p}: its part {part} cannot be read ({e})") from None
     return tensors, meta
 
 
