@@ -188,20 +188,35 @@ def load_torchvision_file(path: str | os.PathLike, arch: str) -> EncoderWeights:
     if not path.is_file():
         raise WeightsUnavailableError(f"{path}: encoder weights file not found")
     try:
+        file_meta: dict = {}
         if path.suffix == ".safetensors":
+            from safetensors import safe_open
             from safetensors.torch import load_file
 
             sd = load_file(str(path))
+            with safe_open(str(path), framework="pt") as f:
+                file_meta = f.metadata() or {}
         else:
             sd = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
         raise WeightsUnavailableError(f"{path}: not a readable weights file ({e})") from None
     if isinstance(sd, dict) and "state_dict" in sd and isinstance(sd["state_dict"], dict):
         sd = sd["state_dict"]
-    return EncoderWeights(
-        _features_only(sd, str(path), arch=arch), TORCHVISION_NORM,
-        {"source": "file", "path": path.name},
-    )
+    # A converted file may say which input convention its conv1_1 expects (scripts/hed_to_safetensors.py
+    # writes "caffe" for the HED trunk); torchvision's own files say nothing: ImageNet normalization.
+    norms = {"torchvision": TORCHVISION_NORM, "caffe": CAFFE_NORM}
+    norm_name = file_meta.get("input_norm", "torchvision")
+    if norm_name not in norms:
+        raise WeightsUnavailableError(f"{path}: unknown input_norm {norm_name!r} in its metadata")
+    provenance = {"source": "file", "path": path.name, "input_norm": norm_name}
+    if "provenance" in file_meta:  # a converted file: where its weights came from, then the conversion
+        import json
+
+        try:
+            provenance = {**json.loads(file_meta["provenance"]), "converted_file": path.name, "input_norm": norm_name}
+        except ValueError:
+            provenance["converted_from"] = file_meta["provenance"]
+    return EncoderWeights(_features_only(sd, str(path), arch=arch), norms[norm_name], provenance)
 
 
 def _features_only(sd: dict, where: str, arch: str) -> dict[str, torch.Tensor]:
