@@ -62,3 +62,19 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None):
         [sys.executable, "-m", "huenet.cli", *map(str, args)], capture_output=True, text=True,
         cwd=cwd, env={**os.environ, **(env or {})}, timeout=600,
     )
+
+
+@pytest.fixture(scope="session")
+def bins_checkpoint(tmp_path_factory) -> Path:
+    """A narrow classification model (smooth head at 1/4, logits over the ab bins), random init with
+    spread logits, so that its temperature visibly changes the colors."""
+    import torch
+
+    from huenet.checkpoints import save_checkpoint
+    from huenet.models import create_model
+
+    torch.manual_seed(0)
+    model = create_model("vgg_fusion", encoder="vgg16", width=0.125, head="smooth", head_stride=4, output="bins",
+                         temperature=0.5)
+    torch.nn.init.normal_(model.head[-1].weight, std=1.0)
+    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "bins.safetensors", model)

@@ -71,3 +71,36 @@ def test_missing_model_and_missing_input_are_one_line_errors(tmp_path, small_che
 def test_info_prints_the_design_parameter_count():
     r = run_cli("info", "--arch", "vgg_fusion", "--encoder", "vgg19")
     assert r.returncode == 0 and "23,694,018" in r.stdout and "23.69 M" in r.stdout
+
+
+def test_checkpoints_of_each_kind_colorize_from_the_command_line(tmp_path):
+    """The seed's head, the smooth head, the classification head and the residual net, as
+    `huenet colorize --model` meets them; --temperature only where there is a distribution."""
+    import torch
+
+    from huenet.checkpoints import save_checkpoint
+    from huenet.models import create_model
+
+    kinds = {
+        "convt": ("vgg_fusion", {"encoder": "vgg16", "width": 0.125}),
+        "smooth": ("vgg_fusion", {"encoder": "vgg16", "width": 0.125, "head": "smooth", "head_stride": 8}),
+        "bins": ("vgg_fusion", {"encoder": "vgg16", "width": 0.125, "head": "smooth", "head_stride": 4,
+                                "output": "bins", "temperature": 0.5}),
+        "resnet": ("resnet_johnson", {"width": 8, "blocks": 2}),
+    }
+    src = sorted((DATA / "bsds500" / "test").glob("*.jpg"))[5]
+    size = Image.open(src).size
+    for kind, (name, cfg) in kinds.items():
+        torch.manual_seed(0)
+        model = create_model(name, cfg)
+        last = model.head if isinstance(model.head, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)) else model.head[-1]
+        torch.nn.init.normal_(last.weight, std=0.05)
+        ckpt = save_checkpoint(tmp_path / f"{kind}.safetensors", model)
+        extra = ["--temperature", "0.3"] if kind == "bins" else []
+        r = run_cli("colorize", src, "-o", tmp_path / f"{kind}.png", "--model", ckpt, *extra)
+        assert r.returncode == 0, (kind, r.stderr)
+        assert Image.open(tmp_path / f"{kind}.png").size == size
+    r = run_cli("colorize", src, "-o", tmp_path / "x.png", "--model", tmp_path / "convt.safetensors", "--temperature", "0.3")
+    assert r.returncode == 2 and "classification model" in r.stderr and "Traceback" not in r.stderr
+    r = run_cli("info", "--model", tmp_path / "bins.safetensors")
+    assert r.returncode == 0 and "temperature" in r.stdout

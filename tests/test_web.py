@@ -132,6 +132,27 @@ def test_overload_answers_503_with_retry_after(colorizer):
     assert busy.headers["retry-after"] and busy.json()["error"].startswith("busy")
 
 
+def test_temperature_per_request_for_classification_models(bins_checkpoint, client):
+    c = Colorizer.load(bins_checkpoint, device="cpu")
+    cls_client = TestClient(create_app(c, ServerSettings(), model_description(c)), raise_server_exceptions=False)
+    assert cls_client.get("/api/model").json()["temperature"] == 0.5
+    photo = PHOTO.read_bytes()
+    outs = {}
+    for t in ("0.1", "1"):
+        r = cls_client.post("/api/colorize", files={"file": ("x.jpg", photo)}, data={"temperature": t})
+        assert r.status_code == 200
+        outs[t] = np.asarray(Image.open(io.BytesIO(r.content)).convert("RGB"), np.int16)
+    assert np.abs(outs["0.1"] - outs["1"]).mean() > 0.5  # the vividness control does something
+    assert c.temperature == 0.5  # and a request never changes the server's default
+    for bad in ("hot", "0", "5"):
+        assert_clean_error(cls_client.post("/api/colorize", files={"file": ("x.jpg", photo)}, data={"temperature": bad}), 422)
+    # a model that predicts ab directly has no temperature: said so, not ignored
+    assert client.get("/api/model").json()["temperature"] is None
+    r = client.post("/api/colorize", files={"file": ("x.jpg", photo)}, data={"temperature": "0.5"})
+    assert_clean_error(r, 422)
+    assert "no temperature" in r.json()["error"]
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -139,9 +160,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(small_checkpoint):
+def server(bins_checkpoint):
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "huenet.cli", "serve", "--model", str(small_checkpoint),
+    proc = subprocess.Popen([sys.executable, "-m", "huenet.cli", "serve", "--model", str(bins_checkpoint),
                              "--port", str(port), "--device", "cpu"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
@@ -181,6 +202,14 @@ def test_browser_upload_shows_colorized_photo(server):
             assert "Done" in page.inner_text("#status")
             assert page.get_attribute("#download", "href").startswith("blob:")
             page.screenshot(path=str(artifacts / f"web-{name}.png"), full_page=True)
+            # the vividness control (a classification model's temperature) colorizes again
+            assert page.is_visible("#vivid") and page.inner_text("#vivid-value") == "T = 0.50"
+            first = page.get_attribute("#download", "href")
+            page.evaluate("""() => { const v = document.getElementById('vivid'); v.value = 95;
+                                     v.dispatchEvent(new Event('input')); v.dispatchEvent(new Event('change')); }""")
+            page.wait_for_function(f"document.getElementById('download').href !== {first!r} && "
+                                   "document.getElementById('result').dataset.ready === '1'", timeout=60_000)
+            assert page.inner_text("#vivid-value") == "T = 0.15"
             # an error from the API is shown in words
             bad = artifacts / "not-a-photo.jpg"
             bad.write_bytes(b"definitely not a jpeg")

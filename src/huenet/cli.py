@@ -14,7 +14,11 @@ def _add_model_args(p: argparse.ArgumentParser, precision: str = "auto") -> None
     p.add_argument("--model", "-m", default=None,
                    help="checkpoint (.safetensors with its .json, or a run folder); default: the shipped weights")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
-    p.add_argument("--size", type=int, default=256, help="working size: the network sees the short side at this many pixels")
+    p.add_argument("--size", type=int, default=None,
+                   help="working size: the network sees the short side at this many pixels (default: the model's, else 256)")
+    p.add_argument("--temperature", "-t", type=float, default=None,
+                   help="vividness of a classification model: lower is more vivid, 1 the muted mean "
+                        "(default: the model's; the shipped model's is in `huenet info`)")
     p.add_argument("--precision", default=precision, choices=["auto", "fp32", "bf16"],
                    help=f"the network's arithmetic (default {precision}; auto: bf16 where the CPU/GPU has it natively)")
     p.add_argument("--compile", action="store_true",
@@ -26,7 +30,8 @@ def cmd_colorize(args: argparse.Namespace) -> int:
     from .colorize import Colorizer
 
     colorizer = Colorizer.load(args.model, size=args.size, device=args.device, backend=args.backend,
-                               saturation=args.saturation, precision=args.precision, compile=args.compile)
+                               saturation=args.saturation, precision=args.precision, compile=args.compile,
+                               temperature=args.temperature)
     report = colorize_files(
         colorizer, args.inputs, args.output, fmt=args.format, compare=args.compare,
         batch_size=args.batch_size, max_pixels=args.max_pixels,
@@ -48,7 +53,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         model, meta = load_model(args.model or default_weights_path())
     import torch
 
-    from .colorize import pick_device, pick_precision
+    from .colorize import DEFAULT_WORKING_SIZE, pick_device, pick_precision
 
     device = pick_device("auto")
     info = {
@@ -59,6 +64,9 @@ def cmd_info(args: argparse.Namespace) -> int:
         "training": meta.get("training"),
         "data": meta.get("data"),
         # what --device auto and --precision auto choose on this machine
+        # what `huenet colorize` does with it by default
+        "inference": {"working_size": (meta.get("inference") or {}).get("size") or DEFAULT_WORKING_SIZE,
+                      "temperature": getattr(model, "temperature", None)},
         "runtime": {"device": device.type, "precision": pick_precision("auto", device),
                     "torch": torch.__version__, "threads": torch.get_num_threads()},
     }
@@ -70,6 +78,10 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(f"parameters  {info['parameters']:,} ({info['parameters'] / 1e6:.2f} M)")
         if info["encoder_weights"]:
             print(f"encoder     {json.dumps(info['encoder_weights'])}")
+        inf = info["inference"]
+        how = (f"temperature {inf['temperature']:g} (annealed mean over {model.output_channels} ab bins; "
+               "--temperature: lower is more vivid)" if inf["temperature"] is not None else "predicts ab directly")
+        print(f"colorizes   working size {inf['working_size']}, {how}")
         rt = info["runtime"]
         print(f"runs here   {rt['device']}, {rt['precision']} (torch {rt['torch']}, {rt['threads']} threads)")
     return 0
@@ -97,11 +109,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         val_data=args.val_data, save_every=args.save_every, val_every=args.val_every,
         init_from=args.init_from, compile=True if args.compile else None,
         deterministic=True if args.deterministic else None, preload=True if args.preload else None,
-        amp=args.amp,
+        amp=args.amp, objective=args.objective, rebalance_lambda=args.rebalance_lambda,
+        time_limit_min=args.time_limit,
     )
     if args.resume:
         run = resume(args.resume, **{k: v for k, v in flags.items() if k in (
-            "epochs", "max_steps", "device", "workers", "save_every", "val_every") and v is not None})
+            "epochs", "max_steps", "device", "workers", "save_every", "val_every", "time_limit_min",
+            "preload") and v is not None})
     else:
         cfg = load_recipe(args.config) if args.config else TrainConfig()
         if args.encoder:
@@ -124,7 +138,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate, format_table, mean_ab_of_pack, write_outputs
 
     colorizer = Colorizer.load(args.model, size=args.size, device=args.device, backend=args.backend,
-                               precision=args.precision, compile=args.compile)
+                               precision=args.precision, compile=args.compile, temperature=args.temperature)
     # mean-ab baseline: from the given training pack, else as recorded in the model's checkpoint
     mean_ab = mean_ab_of_pack(args.train_pack) if args.train_pack else (colorizer.meta.get("data") or {}).get("mean_ab")
     if mean_ab is None:
@@ -153,7 +167,7 @@ def cmd_figures(args: argparse.Namespace) -> int:
     from .images import load_photo, pil_from_rgb
 
     colorizer = Colorizer.load(args.model, size=args.size, device=args.device, precision=args.precision,
-                               compile=args.compile)
+                               compile=args.compile, temperature=args.temperature)
     if args.kind == "lab-split":
         photo = load_photo(args.inputs[0])
         original = pil_from_rgb(photo.rgb)
@@ -187,7 +201,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = ServerSettings(max_upload_bytes=int(args.max_upload_mb * 1e6), max_pixels=args.max_pixels,
                               workers=args.workers, queue=args.queue)
     serve(args.model, host=args.host, port=args.port, device=args.device, size=args.size, settings=settings,
-          precision=args.precision, compile=args.compile)
+          precision=args.precision, compile=args.compile, temperature=args.temperature)
     return 0
 
 
@@ -198,6 +212,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .weights import default_weights_path
 
     model, meta = load_model(args.model or default_weights_path())
+    if args.temperature is not None:  # the graph computes the annealed mean at one fixed T
+        from .colorize import Colorizer
+
+        Colorizer.set_temperature(model, args.temperature)
+        meta = {**meta, "config": {**meta.get("config", {}), "temperature": args.temperature}}
     path = export_onnx(model, args.output, meta)
     print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB; inputs L: N x 1 x H x W, any N, H, W)")
     if args.check:
@@ -271,6 +290,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
     p.add_argument("--deterministic", action="store_true")
     p.add_argument("--preload", action="store_true", help="read the whole pack into memory")
+    p.add_argument("--objective", choices=["mse", "classification"],
+                   help="mse (the seed's) or classification over ab bins (Zhang et al. 2016; vivid colors)")
+    p.add_argument("--rebalance-lambda", type=float,
+                   help="classification: class rebalancing, 1 = none, 0 = full inverse prior (default 0.5)")
+    p.add_argument("--time-limit", type=float, metavar="MIN",
+                   help="stop cleanly after this many minutes (saves a checkpoint; --resume continues)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("plot", help="draw a run's loss curve (train and validation, lr halvings marked)")
@@ -315,6 +340,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", nargs="*", help="photos/folders: compare onnxruntime with PyTorch on them")
     p.add_argument("--check-limit", type=int, default=8)
     p.add_argument("--size", type=int, default=256, help="working size for --check")
+    p.add_argument("--temperature", type=float, default=None,
+                   help="classification models: the annealed mean's T built into the graph (default: the model's)")
     p.set_defaults(func=cmd_export)
 
     return parser

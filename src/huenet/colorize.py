@@ -30,6 +30,7 @@ from .images import DEFAULT_MAX_PIXELS, Photo, load_photo, photo_from_pil, pil_f
 # A photo whose long side would exceed this multiple of the short side at working size is squashed
 # to this aspect ratio for the network (a 20000 x 4 strip would otherwise run at 1.3 M x 256).
 MAX_WORKING_ASPECT = 4.0
+DEFAULT_WORKING_SIZE = 256  # for checkpoints that do not record the size they work best at
 
 
 def pick_device(device: str = "auto") -> torch.device:
@@ -87,7 +88,7 @@ class Colorizer:
     def __init__(
         self,
         model: torch.nn.Module | None,
-        size: int = 256,
+        size: int | None = None,
         device: str | torch.device = "auto",
         meta: dict | None = None,
         backend: str = "torch",
@@ -96,7 +97,12 @@ class Colorizer:
         precision: str = "auto",
         band_pixels: int | None = None,
         compile: bool = False,
+        temperature: float | None = None,
+        flip: bool | None = None,
     ):
+        meta = meta or {}
+        # the working size the model was measured best at (its checkpoint says), else 256
+        size = size or (meta.get("inference") or {}).get("size") or DEFAULT_WORKING_SIZE
         if size < 32:
             raise ValueError(f"working size must be at least 32 pixels, not {size}")
         self.device = pick_device(device) if isinstance(device, str) else device
@@ -107,8 +113,10 @@ class Colorizer:
         # full-resolution color math runs in bands of about this many pixels (see colorize_rgb):
         # 256 K on CPUs (the fastest of 64 K..1 M here), larger on GPUs (fewer kernel launches)
         self.band_pixels = band_pixels or (1 << 18 if self.device.type == "cpu" else 1 << 22)
-        self.meta = meta or {}
+        self.meta = meta
         self.backend = backend
+        if temperature is not None:
+            self.set_temperature(model, temperature)
         # the network's arithmetic; the color math around it always runs in fp32
         self.precision = pick_precision(precision, self.device) if backend == "torch" else "fp32"
         self.model = model.to(self.device).eval() if model is not None else None
@@ -121,15 +129,36 @@ class Colorizer:
         # torch.compile: for long GPU runs. On this project's CPU it was no faster than eager
         # (bf16 110 vs 114 ms at 256) after 9-14 s of compiling (benchmarks/RESULTS.md)
         self._net = torch.compile(self.model, dynamic=True) if compile and self.model is not None else self.model
+        # flip averaging: the network also sees the mirrored photo and the two predictions are
+        # averaged (2x the network's work at the working size); the checkpoint says if it pays
+        self.flip = bool((meta.get("inference") or {}).get("flip", False)) if flip is None else flip
         self._runner = runner or self._run_torch
+
+    @staticmethod
+    def set_temperature(model: torch.nn.Module | None, temperature: float) -> None:
+        """The annealed mean's T for a classification model: lower is more vivid (the distribution's
+        mode), 1 is its mean (muted, like MSE). Models that predict ab directly have no T."""
+        if model is None or not hasattr(model, "ab_bins"):
+            raise ValueError("--temperature needs a classification model (output 'bins'); this model predicts "
+                             "ab directly: use --saturation to change its colorfulness")
+        if not 0.01 <= temperature <= 10:
+            raise ValueError(f"temperature must be between 0.01 and 10, not {temperature}")
+        model.temperature = float(temperature)
+
+    @property
+    def temperature(self) -> float | None:
+        return getattr(self.model, "temperature", None) if self.model is not None else None
 
     @classmethod
     def load(
-        cls, path: str | os.PathLike | None = None, size: int = 256, device: str = "auto", backend: str = "torch",
-        saturation: float = 1.0, precision: str = "auto", compile: bool = False,
+        cls, path: str | os.PathLike | None = None, size: int | None = None, device: str = "auto",
+        backend: str = "torch", saturation: float = 1.0, precision: str = "auto", compile: bool = False,
+        temperature: float | None = None, flip: bool | None = None,
     ) -> "Colorizer":
         """Load a checkpoint (``.safetensors`` + JSON); ``path=None`` uses the shipped weights.
-        ``precision``: ``auto`` (bf16 where the hardware has it, else fp32), ``fp32`` or ``bf16``."""
+        ``size``: the working size (default: the checkpoint's, else 256). ``precision``: ``auto``
+        (bf16 where the hardware has it, else fp32), ``fp32`` or ``bf16``. ``temperature``: for
+        classification models, the annealed mean's T (default: the checkpoint's)."""
         from .checkpoints import load_model
         from .weights import default_weights_path
 
@@ -141,52 +170,79 @@ class Colorizer:
 
             if not Path(path).is_file():
                 raise FileNotFoundError(f"{path}: no such ONNX file")
+            if temperature is not None:
+                raise ValueError(f"{path}: an exported model has its temperature built in; "
+                                 "export again with --temperature to change it")
             return cls(None, size=size, device="cpu", meta=onnx_metadata(path), backend="onnxruntime",
                        runner=onnx_runner(path), saturation=saturation)
         dev = pick_device(device)
         model, meta = load_model(path, device=dev)
         if backend == "torch":
             return cls(model, size=size, device=dev, meta=meta, saturation=saturation, precision=precision,
-                       compile=compile)
+                       compile=compile, temperature=temperature, flip=flip)
         from .export import onnx_runner
 
+        if temperature is not None:
+            cls.set_temperature(model, temperature)
         return cls(model.cpu(), size=size, device="cpu", meta=meta, backend=backend, runner=onnx_runner(model, meta),
                    saturation=saturation)
 
     # -- the network at working size ---------------------------------------------------------
     @torch.inference_mode()
-    def _run_torch(self, L: torch.Tensor) -> torch.Tensor:
+    def _run_torch(self, L: torch.Tensor, temperature: float | None = None) -> torch.Tensor:
+        if self.flip:  # one batch of photos and their mirror images, averaged back
+            n = L.shape[0]
+            ab = self._run_network(torch.cat([L, L.flip(-1)]), temperature)
+            return (ab[:n] + ab[n:].flip(-1)) * 0.5
+        return self._run_network(L, temperature)
+
+    def _run_network(self, L: torch.Tensor, temperature: float | None = None) -> torch.Tensor:
         if self.channels_last:
             L = L.contiguous(memory_format=torch.channels_last)
+        kw = {} if temperature is None else {"temperature": temperature}
         if self.precision == "bf16":
             with torch.autocast(self.device.type, dtype=torch.bfloat16):
-                return self._net(L).float().contiguous()
-        return self._net(L).contiguous()
+                return self._net(L, **kw).float().contiguous()
+        return self._net(L, **kw).contiguous()
+
+    def _check_temperature(self, temperature: float | None) -> None:
+        if temperature is None:
+            return
+        if self.backend != "torch":
+            raise ValueError("an exported (ONNX) model has its temperature built in")
+        if not hasattr(self.model, "ab_bins"):
+            raise ValueError("temperature needs a classification model (output 'bins'); this model predicts "
+                             "ab directly: use saturation to change its colorfulness")
+        if not 0.01 <= temperature <= 10:
+            raise ValueError(f"temperature must be between 0.01 and 10, not {temperature}")
 
     @torch.inference_mode()
-    def predict_ab_small(self, L: torch.Tensor, size: int | None = None) -> torch.Tensor:
+    def predict_ab_small(self, L: torch.Tensor, size: int | None = None, temperature: float | None = None) -> torch.Tensor:
         """``N x 1 x H x W`` L in [0, 100] (any size) -> ab at the working size (short side ``size``,
-        default the colorizer's), saturation gain applied."""
+        default the colorizer's), saturation gain applied. ``temperature`` overrides the model's
+        annealed-mean T for this call (classification models)."""
+        self._check_temperature(temperature)
         h, w = L.shape[-2:]
         wh, ww = working_size(h, w, size or self.size)
         small = F.interpolate(L, size=(wh, ww), mode="bilinear", align_corners=False, antialias=True)
-        ab = self._runner(small.to(self.device))
+        ab = self._runner(small.to(self.device)) if temperature is None else self._runner(small.to(self.device), temperature)
         return ab * self.saturation if self.saturation != 1.0 else ab
 
     @torch.inference_mode()
-    def predict_ab(self, L: torch.Tensor, size: int | None = None) -> torch.Tensor:
+    def predict_ab(self, L: torch.Tensor, size: int | None = None, temperature: float | None = None) -> torch.Tensor:
         """``N x 1 x H x W`` L in [0, 100] (any size) -> ``N x 2 x H x W`` ab at the same size.
         ``size`` overrides the working size for this call."""
-        ab = self.predict_ab_small(L, size)
+        ab = self.predict_ab_small(L, size, temperature)
         return F.interpolate(ab.to(L.device), size=tuple(L.shape[-2:]), mode="bilinear", align_corners=False)
 
     @torch.inference_mode()
-    def colorize_rgb(self, rgb: torch.Tensor, size: int | None = None, as_uint8: bool = False) -> torch.Tensor:
+    def colorize_rgb(self, rgb: torch.Tensor, size: int | None = None, as_uint8: bool = False,
+                     temperature: float | None = None) -> torch.Tensor:
         """``N x 3 x H x W`` RGB or ``N x 1 x H x W`` gray (float in [0, 1], or uint8) -> colorized
         ``N x 3 x H x W`` RGB in [0, 1] (or uint8 0..255 with ``as_uint8``, stored channels last),
         same size and lightness."""
         L = self.lightness(rgb.to(self.device))
-        ab = self.predict_ab_small(L, size)
+        ab = self.predict_ab_small(L, size, temperature)
         return self.to_srgb_u8(L, ab) if as_uint8 else self.to_rgb(L, ab)
 
     # The full-resolution work runs in bands of rows. Each band's temporaries are small and reused,
@@ -234,7 +290,8 @@ class Colorizer:
 
     # -- photos --------------------------------------------------------------------------------
     @torch.inference_mode()
-    def colorize_photos(self, photos: Sequence[Photo], batch_size: int = 8, size: int | None = None) -> list[Image.Image]:
+    def colorize_photos(self, photos: Sequence[Photo], batch_size: int = 8, size: int | None = None,
+                        temperature: float | None = None) -> list[Image.Image]:
         """Colorize decoded photos; photos of the same size share network batches."""
         results: list[Image.Image | None] = [None] * len(photos)
         groups: dict[tuple, list[int]] = defaultdict(list)  # (H, W, channels), dtype -> photos
@@ -247,14 +304,15 @@ class Colorizer:
                 # N x H x W x C -> N x C x H x W (C = 3, or 1 for gray); a single photo is viewed, not copied
                 rgb = (arrays[0][None] if len(arrays) == 1 else torch.stack(arrays)).permute(0, 3, 1, 2)
                 # 8-bit on the device: no float sRGB curve, and 4x less to copy back than float32
-                u8 = self.colorize_rgb(rgb, size, as_uint8=True).permute(0, 2, 3, 1).cpu().numpy()
+                u8 = self.colorize_rgb(rgb, size, as_uint8=True, temperature=temperature).permute(0, 2, 3, 1).cpu().numpy()
                 for j, i in enumerate(chunk):
                     results[i] = pil_from_u8(u8[j], photos[i].alpha)
         return results  # type: ignore[return-value]
 
-    def colorize(self, image: Image.Image) -> Image.Image:
-        """A Pillow image of any mode -> colorized RGB (RGBA if it had alpha), same size."""
-        return self.colorize_photos([photo_from_pil(image)])[0]
+    def colorize(self, image: Image.Image, temperature: float | None = None) -> Image.Image:
+        """A Pillow image of any mode -> colorized RGB (RGBA if it had alpha), same size.
+        ``temperature``: vividness of a classification model for this call (lower: more vivid)."""
+        return self.colorize_photos([photo_from_pil(image)], temperature=temperature)[0]
 
     def colorize_file(self, path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
         return self.colorize_photos([load_photo(path, max_pixels=max_pixels)])[0]
