@@ -1,52 +1,74 @@
-"""Turn a training run's best checkpoint into the shipped weights (fp16 safetensors + JSON).
+"""Turn a trained checkpoint into the shipped weights: fp16 safetensors in files under 16 MiB (the
+first names the others) plus a JSON sidecar, with the inference defaults measured for it.
 
-    python scripts/ship_weights.py runs/default [--out weights/huenet-vgg16-fusion.safetensors]
+    python scripts/ship_weights.py runs/ft_cpu/checkpoints/best.safetensors --size 128 --temperature 0.7 \
+        --hardware "NVIDIA H200 (bf16), then 2 CPU cores" --note "..."
+
+A run folder works too (its best checkpoint). ``--size`` is the working size ``huenet colorize``
+uses by default (measured with scripts/working_size.py); ``--temperature`` the annealed mean's T
+of a classification model.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
-import platform
 from pathlib import Path
 
 import torch
 
-from huenet.checkpoints import load_model, save_checkpoint
+from huenet.checkpoints import load_model, resolve_checkpoint_path, save_checkpoint
 from huenet.weights import DEFAULT_WEIGHTS_NAME
 
 LICENSES = {
+    "diverse": "diverse: 14 public sets, licenses per source in ../shared/data/diverse/PROVENANCE.txt "
+               "(mostly research and education use)",
     "flowers": "TensorFlow flower_photos, CC-BY 2.0 (per-image attributions in LICENSE_flower_photos_attributions.txt)",
-    "imagenet-samples": "ImageNet samples, ImageNet terms of access (non-commercial research)",
+    "imagenet": "ImageNet samples, ImageNet terms of access (non-commercial research)",
     "bsds500": "BSDS500, non-commercial research",
 }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("run", type=Path)
+    ap.add_argument("checkpoint", type=Path)
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "weights" / DEFAULT_WEIGHTS_NAME)
-    ap.add_argument("--hardware", default=f"{platform.machine()} CPU, {torch.get_num_threads()} threads")
+    ap.add_argument("--size", type=int, required=True, help="default working size (measured)")
+    ap.add_argument("--temperature", type=float, default=None)
+    ap.add_argument("--restraint", type=float, default=None)
+    ap.add_argument("--hardware", required=True)
+    ap.add_argument("--note", default="", help="how it was trained, in words (kept in the JSON)")
+    ap.add_argument("--data-sources", nargs="*", default=[], help="names of the photo collections trained on")
     args = ap.parse_args()
-    best = args.run / "checkpoints" / "best.safetensors"
-    model, meta = load_model(best)
-    rows = [json.loads(line) for line in (args.run / "metrics.jsonl").read_text().splitlines() if line.strip()]
-    train_rows = [r for r in rows if "train_loss" in r]
-    sources = json.dumps(meta.get("data", {}))
-    data = dict(meta.get("data", {}))
-    if "mean_ab" not in data and data.get("pack") and Path(data["pack"]).is_dir():
-        from huenet.evaluate import mean_ab_of_pack
-
-        data["mean_ab"] = mean_ab_of_pack(data["pack"], max_photos=1000)
+    path = resolve_checkpoint_path(args.checkpoint)
+    model, meta = load_model(path)
+    changes = {}
+    if args.temperature is not None:
+        changes["temperature"] = args.temperature
+    if args.restraint is not None:
+        changes["restraint"] = args.restraint
+    if changes:
+        model.config = dataclasses.replace(model.config, **changes)
+    data = dict(meta.get("data") or {})
+    data["licenses"] = [v for k, v in LICENSES.items() if k in args.data_sources]
+    data["collections"] = args.data_sources
     shipped = {
         "training": meta.get("training"),
-        "data": {**data, "licenses": [v for k, v in LICENSES.items() if k in sources]},
-        "shipped_from": {"run": args.run.name, "checkpoint": "best (lowest validation loss)",
-                         "hardware": args.hardware,
-                         "mean_images_per_s": sum(r["images_per_s"] for r in train_rows) / max(1, len(train_rows))},
+        "data": data,
+        "inference": {"size": args.size},
+        "shipped_from": {"checkpoint": str(path), "hardware": args.hardware, "note": args.note},
     }
-    path = save_checkpoint(args.out, model, meta=shipped, dtype=torch.float16)
-    print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB) and {path.with_suffix('.json')}")
+    enc = dict(meta.get("encoder_weights") or {})
+    if isinstance(enc.get("converted_from"), str):  # written before encoders.py merged a converted file's provenance
+        enc = {**json.loads(enc.pop("converted_from")), "converted_file": enc.pop("path", None),
+               **{k: v for k, v in enc.items() if k != "source"}}
+    model.encoder_provenance = enc
+    out = save_checkpoint(args.out, model, meta=shipped, dtype=torch.float16, max_file_bytes=15 * 2**20)
+    files = [out, *(out.parent / s for s in json.loads(out.with_suffix(".json").read_text()).get("shards", []))]
+    for f in files:
+        print(f"wrote {f} ({f.stat().st_size / 2**20:.1f} MiB)")
+    print(f"and {out.with_suffix('.json')}")
 
 
 if __name__ == "__main__":

@@ -169,3 +169,29 @@ def test_compiled_network_colorizes_like_eager(small_checkpoint, photo_rgb_u8):
     # another size reuses the dynamic-shape graph or compiles again; either way, the same colors
     small = photo_rgb_u8[: photo_rgb_u8.shape[0] // 2]
     assert np.abs(eager.colorize_array(small).astype(int) - compiled.colorize_array(small).astype(int)).max() <= 1
+
+
+def test_flip_averaging_is_the_mean_of_the_photo_and_its_mirror(small_checkpoint, photo_rgb_u8):
+    from huenet.color import l_from_rgb_u8
+
+    plain = Colorizer.load(small_checkpoint, device="cpu", precision="fp32")
+    both = Colorizer.load(small_checkpoint, device="cpu", precision="fp32", flip=True)
+    assert not plain.flip and both.flip
+    L = l_from_rgb_u8(torch.from_numpy(photo_rgb_u8).permute(2, 0, 1)[None])
+    expect = (plain.predict_ab_small(L) + plain.predict_ab_small(L.flip(-1)).flip(-1)) / 2
+    assert torch.allclose(both.predict_ab_small(L), expect, atol=1e-4)
+
+
+def test_working_size_and_temperature_come_from_the_checkpoint(bins_checkpoint, small_checkpoint, photo_rgb_u8):
+    c = Colorizer.load(bins_checkpoint, device="cpu")
+    assert c.size == 256 and c.temperature == 0.5  # no recorded size: 256; T from the config
+    c = Colorizer(c.model, device="cpu", meta={**c.meta, "inference": {"size": 160}})
+    assert c.size == 160
+    img = Image.fromarray(photo_rgb_u8)
+    vivid, muted = (np.asarray(c.colorize(img, temperature=t), np.float64) for t in (0.1, 1.0))
+    assert np.abs(vivid - muted).mean() > 0.5 and c.temperature == 0.5  # per call, not sticky
+    assert_same_lightness(Image.fromarray(vivid.astype(np.uint8)), photo_rgb_u8 / 255.0)
+    with pytest.raises(ValueError, match="classification model"):
+        Colorizer.load(small_checkpoint, device="cpu", temperature=0.5)
+    with pytest.raises(ValueError, match="between"):
+        c.colorize(img, temperature=0.0)

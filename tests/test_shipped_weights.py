@@ -21,8 +21,14 @@ def test_weights_are_found_and_described():
     assert path.name == DEFAULT_WEIGHTS_NAME and path.resolve().parent == (REPO / "weights").resolve()
     meta = json.loads(path.with_suffix(".json").read_text())
     assert meta["model"] == "vgg_fusion" and meta["config"]["encoder"] == "vgg16"
+    assert meta["config"]["output"] == "bins" and meta["config"]["head"] == "smooth"
     assert meta["stored_dtype"] == "float16" and meta["encoder_weights"]["source"] == "hed"
-    assert "bsds500/test" not in json.dumps(meta["data"])  # never trained on the test split
+    assert meta["training"]["objective"]["name"] == "classification"
+    assert meta["inference"]["size"] == 128  # measured on bsds500/val (scripts/working_size.py)
+    assert "bsds500/test" not in json.dumps(meta["data"]) and "diverse/val" not in json.dumps(meta["data"])
+    # every file under 16 MiB, and all of them inside the package
+    files = [path, *(path.parent / s for s in meta["shards"])]
+    assert all(f.is_file() and f.stat().st_size < 16 * 2**20 for f in files)
     assert (REPO / "weights" / "MODEL_CARD.md").is_file()
 
 
@@ -38,7 +44,7 @@ def test_colorize_without_model_keeps_size_and_lightness(tmp_path):
     assert d.mean() < 0.3 and np.percentile(d, 99.9) < 1.5, (d.mean(), d.max())
     assert np.hypot(Lb[..., 1], Lb[..., 2]).mean() > 3  # it adds color
     r = run_cli("info")
-    assert r.returncode == 0 and "18,384,322" in r.stdout
+    assert r.returncode == 0 and "18,958,917" in r.stdout and "working size 128, temperature 0.7" in r.stdout
     from huenet.colorize import cpu_has_native_bf16
 
     if not torch.cuda.is_available():  # what --device/--precision auto pick here

@@ -146,6 +146,9 @@ def test_temperature_per_request_for_classification_models(bins_checkpoint, clie
     assert c.temperature == 0.5  # and a request never changes the server's default
     for bad in ("hot", "0", "5"):
         assert_clean_error(cls_client.post("/api/colorize", files={"file": ("x.jpg", photo)}, data={"temperature": bad}), 422)
+    r = cls_client.post("/api/colorize", files={"file": ("x.jpg", photo)}, data={"restraint": "2"})
+    assert r.status_code == 200
+    assert_clean_error(cls_client.post("/api/colorize", files={"file": ("x.jpg", photo)}, data={"restraint": "-1"}), 422)
     # a model that predicts ab directly has no temperature: said so, not ignored
     assert client.get("/api/model").json()["temperature"] is None
     r = client.post("/api/colorize", files={"file": ("x.jpg", photo)}, data={"temperature": "0.5"})
@@ -203,13 +206,13 @@ def test_browser_upload_shows_colorized_photo(server):
             assert page.get_attribute("#download", "href").startswith("blob:")
             page.screenshot(path=str(artifacts / f"web-{name}.png"), full_page=True)
             # the vividness control (a classification model's temperature) colorizes again
-            assert page.is_visible("#vivid") and page.inner_text("#vivid-value") == "T = 0.50"
+            assert page.is_visible("#vivid") and page.inner_text("#vivid-value") == "T = 0.50, restraint 0.00"
             first = page.get_attribute("#download", "href")
-            page.evaluate("""() => { const v = document.getElementById('vivid'); v.value = 95;
+            page.evaluate("""() => { const v = document.getElementById('vivid'); v.value = 100;
                                      v.dispatchEvent(new Event('input')); v.dispatchEvent(new Event('change')); }""")
             page.wait_for_function(f"document.getElementById('download').href !== {first!r} && "
                                    "document.getElementById('result').dataset.ready === '1'", timeout=60_000)
-            assert page.inner_text("#vivid-value") == "T = 0.15"
+            assert page.inner_text("#vivid-value") == "T = 0.10, restraint 0.00"
             # an error from the API is shown in words
             bad = artifacts / "not-a-photo.jpg"
             bad.write_bytes(b"definitely not a jpeg")

@@ -19,6 +19,9 @@ def _add_model_args(p: argparse.ArgumentParser, precision: str = "auto") -> None
     p.add_argument("--temperature", "-t", type=float, default=None,
                    help="vividness of a classification model: lower is more vivid, 1 the muted mean "
                         "(default: the model's; the shipped model's is in `huenet info`)")
+    p.add_argument("--restraint", type=float, default=None,
+                   help="classification models: less color where the likely colors disagree in hue "
+                        "(0 = none; default: the model's)")
     p.add_argument("--precision", default=precision, choices=["auto", "fp32", "bf16"],
                    help=f"the network's arithmetic (default {precision}; auto: bf16 where the CPU/GPU has it natively)")
     p.add_argument("--compile", action="store_true",
@@ -31,7 +34,7 @@ def cmd_colorize(args: argparse.Namespace) -> int:
 
     colorizer = Colorizer.load(args.model, size=args.size, device=args.device, backend=args.backend,
                                saturation=args.saturation, precision=args.precision, compile=args.compile,
-                               temperature=args.temperature)
+                               temperature=args.temperature, restraint=args.restraint)
     report = colorize_files(
         colorizer, args.inputs, args.output, fmt=args.format, compare=args.compare,
         batch_size=args.batch_size, max_pixels=args.max_pixels,
@@ -79,8 +82,9 @@ def cmd_info(args: argparse.Namespace) -> int:
         if info["encoder_weights"]:
             print(f"encoder     {json.dumps(info['encoder_weights'])}")
         inf = info["inference"]
-        how = (f"temperature {inf['temperature']:g} (annealed mean over {model.output_channels} ab bins; "
-               "--temperature: lower is more vivid)" if inf["temperature"] is not None else "predicts ab directly")
+        how = (f"temperature {inf['temperature']:g}, restraint {getattr(model, 'restraint', 0):g} (annealed mean "
+               f"over {model.output_channels} ab bins; --temperature: lower is more vivid)"
+               if inf["temperature"] is not None else "predicts ab directly")
         print(f"colorizes   working size {inf['working_size']}, {how}")
         rt = info["runtime"]
         print(f"runs here   {rt['device']}, {rt['precision']} (torch {rt['torch']}, {rt['threads']} threads)")
@@ -138,7 +142,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate, format_table, mean_ab_of_pack, write_outputs
 
     colorizer = Colorizer.load(args.model, size=args.size, device=args.device, backend=args.backend,
-                               precision=args.precision, compile=args.compile, temperature=args.temperature)
+                               precision=args.precision, compile=args.compile, temperature=args.temperature,
+                               restraint=args.restraint)
     # mean-ab baseline: from the given training pack, else as recorded in the model's checkpoint
     mean_ab = mean_ab_of_pack(args.train_pack) if args.train_pack else (colorizer.meta.get("data") or {}).get("mean_ab")
     if mean_ab is None:
@@ -167,7 +172,7 @@ def cmd_figures(args: argparse.Namespace) -> int:
     from .images import load_photo, pil_from_rgb
 
     colorizer = Colorizer.load(args.model, size=args.size, device=args.device, precision=args.precision,
-                               compile=args.compile, temperature=args.temperature)
+                               compile=args.compile, temperature=args.temperature, restraint=args.restraint)
     if args.kind == "lab-split":
         photo = load_photo(args.inputs[0])
         original = pil_from_rgb(photo.rgb)
@@ -201,7 +206,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = ServerSettings(max_upload_bytes=int(args.max_upload_mb * 1e6), max_pixels=args.max_pixels,
                               workers=args.workers, queue=args.queue)
     serve(args.model, host=args.host, port=args.port, device=args.device, size=args.size, settings=settings,
-          precision=args.precision, compile=args.compile, temperature=args.temperature)
+          precision=args.precision, compile=args.compile, temperature=args.temperature, restraint=args.restraint)
     return 0
 
 

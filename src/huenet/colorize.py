@@ -99,6 +99,7 @@ class Colorizer:
         compile: bool = False,
         temperature: float | None = None,
         flip: bool | None = None,
+        restraint: float | None = None,
     ):
         meta = meta or {}
         # the working size the model was measured best at (its checkpoint says), else 256
@@ -117,6 +118,12 @@ class Colorizer:
         self.backend = backend
         if temperature is not None:
             self.set_temperature(model, temperature)
+        if restraint is not None:
+            if model is None or not hasattr(model, "ab_bins"):
+                raise ValueError("--restraint needs a classification model (output 'bins')")
+            if not 0 <= restraint <= 10:
+                raise ValueError(f"restraint must be between 0 and 10, not {restraint}")
+            model.restraint = float(restraint)
         # the network's arithmetic; the color math around it always runs in fp32
         self.precision = pick_precision(precision, self.device) if backend == "torch" else "fp32"
         self.model = model.to(self.device).eval() if model is not None else None
@@ -133,6 +140,10 @@ class Colorizer:
         # averaged (2x the network's work at the working size); the checkpoint says if it pays
         self.flip = bool((meta.get("inference") or {}).get("flip", False)) if flip is None else flip
         self._runner = runner or self._run_torch
+
+    @property
+    def restraint(self) -> float | None:
+        return getattr(self.model, "restraint", None) if self.model is not None else None
 
     @staticmethod
     def set_temperature(model: torch.nn.Module | None, temperature: float) -> None:
@@ -153,12 +164,13 @@ class Colorizer:
     def load(
         cls, path: str | os.PathLike | None = None, size: int | None = None, device: str = "auto",
         backend: str = "torch", saturation: float = 1.0, precision: str = "auto", compile: bool = False,
-        temperature: float | None = None, flip: bool | None = None,
+        temperature: float | None = None, flip: bool | None = None, restraint: float | None = None,
     ) -> "Colorizer":
         """Load a checkpoint (``.safetensors`` + JSON); ``path=None`` uses the shipped weights.
         ``size``: the working size (default: the checkpoint's, else 256). ``precision``: ``auto``
         (bf16 where the hardware has it, else fp32), ``fp32`` or ``bf16``. ``temperature``: for
-        classification models, the annealed mean's T (default: the checkpoint's)."""
+        classification models, the annealed mean's T (default: the checkpoint's); ``restraint``:
+        how much chroma falls where the likely colors disagree in hue (0: none)."""
         from .checkpoints import load_model
         from .weights import default_weights_path
 
@@ -179,7 +191,7 @@ class Colorizer:
         model, meta = load_model(path, device=dev)
         if backend == "torch":
             return cls(model, size=size, device=dev, meta=meta, saturation=saturation, precision=precision,
-                       compile=compile, temperature=temperature, flip=flip)
+                       compile=compile, temperature=temperature, flip=flip, restraint=restraint)
         from .export import onnx_runner
 
         if temperature is not None:
@@ -189,60 +201,67 @@ class Colorizer:
 
     # -- the network at working size ---------------------------------------------------------
     @torch.inference_mode()
-    def _run_torch(self, L: torch.Tensor, temperature: float | None = None) -> torch.Tensor:
+    def _run_torch(self, L: torch.Tensor, **decode) -> torch.Tensor:
         if self.flip:  # one batch of photos and their mirror images, averaged back
             n = L.shape[0]
-            ab = self._run_network(torch.cat([L, L.flip(-1)]), temperature)
+            ab = self._run_network(torch.cat([L, L.flip(-1)]), **decode)
             return (ab[:n] + ab[n:].flip(-1)) * 0.5
-        return self._run_network(L, temperature)
+        return self._run_network(L, **decode)
 
-    def _run_network(self, L: torch.Tensor, temperature: float | None = None) -> torch.Tensor:
+    def _run_network(self, L: torch.Tensor, **decode) -> torch.Tensor:
         if self.channels_last:
             L = L.contiguous(memory_format=torch.channels_last)
-        kw = {} if temperature is None else {"temperature": temperature}
+        kw = {k: v for k, v in decode.items() if v is not None}
         if self.precision == "bf16":
             with torch.autocast(self.device.type, dtype=torch.bfloat16):
                 return self._net(L, **kw).float().contiguous()
         return self._net(L, **kw).contiguous()
 
-    def _check_temperature(self, temperature: float | None) -> None:
-        if temperature is None:
+    def _check_decode(self, temperature: float | None, restraint: float | None) -> None:
+        if temperature is None and restraint is None:
             return
         if self.backend != "torch":
-            raise ValueError("an exported (ONNX) model has its temperature built in")
+            raise ValueError("an exported (ONNX) model has its temperature and restraint built in")
         if not hasattr(self.model, "ab_bins"):
-            raise ValueError("temperature needs a classification model (output 'bins'); this model predicts "
-                             "ab directly: use saturation to change its colorfulness")
-        if not 0.01 <= temperature <= 10:
+            raise ValueError("temperature and restraint need a classification model (output 'bins'); this model "
+                             "predicts ab directly: use saturation to change its colorfulness")
+        if temperature is not None and not 0.01 <= temperature <= 10:
             raise ValueError(f"temperature must be between 0.01 and 10, not {temperature}")
+        if restraint is not None and not 0 <= restraint <= 10:
+            raise ValueError(f"restraint must be between 0 and 10, not {restraint}")
 
     @torch.inference_mode()
-    def predict_ab_small(self, L: torch.Tensor, size: int | None = None, temperature: float | None = None) -> torch.Tensor:
+    def predict_ab_small(self, L: torch.Tensor, size: int | None = None, temperature: float | None = None,
+                         restraint: float | None = None) -> torch.Tensor:
         """``N x 1 x H x W`` L in [0, 100] (any size) -> ab at the working size (short side ``size``,
-        default the colorizer's), saturation gain applied. ``temperature`` overrides the model's
-        annealed-mean T for this call (classification models)."""
-        self._check_temperature(temperature)
+        default the colorizer's), saturation gain applied. ``temperature`` and ``restraint`` override
+        the model's annealed-mean settings for this call (classification models)."""
+        self._check_decode(temperature, restraint)
         h, w = L.shape[-2:]
         wh, ww = working_size(h, w, size or self.size)
         small = F.interpolate(L, size=(wh, ww), mode="bilinear", align_corners=False, antialias=True)
-        ab = self._runner(small.to(self.device)) if temperature is None else self._runner(small.to(self.device), temperature)
+        if temperature is None and restraint is None:
+            ab = self._runner(small.to(self.device))
+        else:
+            ab = self._runner(small.to(self.device), temperature=temperature, restraint=restraint)
         return ab * self.saturation if self.saturation != 1.0 else ab
 
     @torch.inference_mode()
-    def predict_ab(self, L: torch.Tensor, size: int | None = None, temperature: float | None = None) -> torch.Tensor:
+    def predict_ab(self, L: torch.Tensor, size: int | None = None, temperature: float | None = None,
+                   restraint: float | None = None) -> torch.Tensor:
         """``N x 1 x H x W`` L in [0, 100] (any size) -> ``N x 2 x H x W`` ab at the same size.
         ``size`` overrides the working size for this call."""
-        ab = self.predict_ab_small(L, size, temperature)
+        ab = self.predict_ab_small(L, size, temperature, restraint)
         return F.interpolate(ab.to(L.device), size=tuple(L.shape[-2:]), mode="bilinear", align_corners=False)
 
     @torch.inference_mode()
     def colorize_rgb(self, rgb: torch.Tensor, size: int | None = None, as_uint8: bool = False,
-                     temperature: float | None = None) -> torch.Tensor:
+                     temperature: float | None = None, restraint: float | None = None) -> torch.Tensor:
         """``N x 3 x H x W`` RGB or ``N x 1 x H x W`` gray (float in [0, 1], or uint8) -> colorized
         ``N x 3 x H x W`` RGB in [0, 1] (or uint8 0..255 with ``as_uint8``, stored channels last),
         same size and lightness."""
         L = self.lightness(rgb.to(self.device))
-        ab = self.predict_ab_small(L, size, temperature)
+        ab = self.predict_ab_small(L, size, temperature, restraint)
         return self.to_srgb_u8(L, ab) if as_uint8 else self.to_rgb(L, ab)
 
     # The full-resolution work runs in bands of rows. Each band's temporaries are small and reused,
@@ -291,7 +310,7 @@ class Colorizer:
     # -- photos --------------------------------------------------------------------------------
     @torch.inference_mode()
     def colorize_photos(self, photos: Sequence[Photo], batch_size: int = 8, size: int | None = None,
-                        temperature: float | None = None) -> list[Image.Image]:
+                        temperature: float | None = None, restraint: float | None = None) -> list[Image.Image]:
         """Colorize decoded photos; photos of the same size share network batches."""
         results: list[Image.Image | None] = [None] * len(photos)
         groups: dict[tuple, list[int]] = defaultdict(list)  # (H, W, channels), dtype -> photos
@@ -304,15 +323,17 @@ class Colorizer:
                 # N x H x W x C -> N x C x H x W (C = 3, or 1 for gray); a single photo is viewed, not copied
                 rgb = (arrays[0][None] if len(arrays) == 1 else torch.stack(arrays)).permute(0, 3, 1, 2)
                 # 8-bit on the device: no float sRGB curve, and 4x less to copy back than float32
-                u8 = self.colorize_rgb(rgb, size, as_uint8=True, temperature=temperature).permute(0, 2, 3, 1).cpu().numpy()
+                u8 = self.colorize_rgb(rgb, size, as_uint8=True, temperature=temperature,
+                                       restraint=restraint).permute(0, 2, 3, 1).cpu().numpy()
                 for j, i in enumerate(chunk):
                     results[i] = pil_from_u8(u8[j], photos[i].alpha)
         return results  # type: ignore[return-value]
 
-    def colorize(self, image: Image.Image, temperature: float | None = None) -> Image.Image:
+    def colorize(self, image: Image.Image, temperature: float | None = None, restraint: float | None = None) -> Image.Image:
         """A Pillow image of any mode -> colorized RGB (RGBA if it had alpha), same size.
-        ``temperature``: vividness of a classification model for this call (lower: more vivid)."""
-        return self.colorize_photos([photo_from_pil(image)], temperature=temperature)[0]
+        ``temperature`` (lower: bolder) and ``restraint`` (higher: less color where the model is
+        unsure): a classification model's vividness for this call."""
+        return self.colorize_photos([photo_from_pil(image)], temperature=temperature, restraint=restraint)[0]
 
     def colorize_file(self, path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
         return self.colorize_photos([load_photo(path, max_pixels=max_pixels)])[0]

@@ -42,6 +42,19 @@ def read_metrics(run_dir: str | os.PathLike) -> list[dict]:
     return rows
 
 
+def _loss_name(run: Path) -> str:
+    """What the run minimized (its config.json), for the axis label."""
+    import json
+
+    try:
+        cfg = json.loads((run / "config.json").read_text())
+    except (OSError, ValueError):
+        cfg = {}
+    if cfg.get("objective") == "classification":
+        return f"rebalanced cross-entropy (lambda {cfg.get('rebalance_lambda', 0.5):g}), nats"
+    return "MSE on ab / 110"
+
+
 def loss_curve(run_dir: str | os.PathLike, out: str | os.PathLike | None = None) -> Path:
     """Train and validation loss against step, learning-rate changes marked; PNG."""
     plt = _pyplot()
@@ -64,7 +77,7 @@ def loss_curve(run_dir: str | os.PathLike, out: str | os.PathLike | None = None)
                     va="top", fontsize=8, color="gray")
         prev = lr if lr is not None else prev
     ax.set_xlabel("step")
-    ax.set_ylabel("MSE on ab / 110")
+    ax.set_ylabel(_loss_name(Path(run_dir)))
     ax.set_yscale("log")
     ax.grid(alpha=0.3)
     ax.legend()

@@ -113,21 +113,22 @@ class ColorNet(nn.Module):
         s = self.head_stride
         return self.predict(self._padded(L))[..., : -(-h // s), : -(-w // s)]
 
-    def decode(self, raw: torch.Tensor, temperature: float | None = None) -> torch.Tensor:
+    def decode(self, raw: torch.Tensor, temperature: float | None = None, restraint: float | None = None) -> torch.Tensor:
         """Raw head output -> ab in Lab units, at the head's resolution."""
         if hasattr(self, "ab_bins"):
             from .objectives import annealed_mean
 
             return annealed_mean(raw, self.ab_bins, self.temperature if temperature is None else temperature,
-                                 self.restraint)
+                                 self.restraint if restraint is None else restraint)
         return self.scaling.denormalize_ab(raw)
 
-    def forward(self, L: torch.Tensor, temperature: float | None = None) -> torch.Tensor:
-        """``N x 1 x H x W`` L in [0, 100] -> ``N x 2 x H x W`` ab (Lab units). ``temperature``: the
-        annealed mean's T for this call (classification models; default ``self.temperature``)."""
+    def forward(self, L: torch.Tensor, temperature: float | None = None, restraint: float | None = None) -> torch.Tensor:
+        """``N x 1 x H x W`` L in [0, 100] -> ``N x 2 x H x W`` ab (Lab units). ``temperature`` and
+        ``restraint``: the annealed mean's settings for this call (classification models; default
+        ``self.temperature``, ``self.restraint``)."""
         h, w = L.shape[-2:]
         x = self._padded(L)
-        ab = self.decode(self.predict(x), temperature)
+        ab = self.decode(self.predict(x), temperature, restraint)
         if self.head_stride != 1:  # a smooth head: bilinear up to the (padded) input size
             ab = F.interpolate(ab, size=x.shape[-2:], mode="bilinear", align_corners=False)
         return ab[..., :h, :w]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-DEFAULT_WEIGHTS_NAME = "huenet-vgg16-fusion.safetensors"
+DEFAULT_WEIGHTS_NAME = "huenet-vgg16-cls.safetensors"
 
 
 class NoDefaultWeightsError(FileNotFoundError):

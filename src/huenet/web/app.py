@@ -131,7 +131,9 @@ def create_app(colorizer: Colorizer, settings: ServerSettings = ServerSettings()
                 "file": {"type": "string", "format": "binary"},
                 "size": {"type": "integer", "description": "working size (short side the network sees)"},
                 "temperature": {"type": "number", "description": "vividness of a classification model: "
-                                "0.05 (vivid) to 1 (muted mean); default the model's"},
+                                "0.05 (bold) to 2 (muted); default the model's"},
+                "restraint": {"type": "number", "description": "classification models: 0 (none) to 5; less "
+                              "color where the likely colors disagree in hue; default the model's"},
                 "format": {"type": "string", "enum": ["png", "jpeg"]}}}},
             "image/*": {"schema": {"type": "string", "format": "binary"}}}}},
     )
@@ -157,9 +159,12 @@ def create_app(colorizer: Colorizer, settings: ServerSettings = ServerSettings()
                 if not size_text.isdigit() or not settings.min_size <= int(size_text) <= settings.max_size:
                     raise ApiError(422, f"size must be an integer from {settings.min_size} to {settings.max_size}")
                 size = int(size_text)
-            temperature = _temperature(colorizer, fields.get("temperature") or request.query_params.get("temperature"))
+            temperature = _decode_setting(colorizer, "temperature", 0.05, 2.0,
+                                          fields.get("temperature") or request.query_params.get("temperature"))
+            restraint = _decode_setting(colorizer, "restraint", 0.0, 5.0,
+                                        fields.get("restraint") or request.query_params.get("restraint"))
             out = await anyio.to_thread.run_sync(_colorize_bytes, colorizer, data, size, fmt, settings.max_pixels,
-                                                 temperature, limiter=limiter)
+                                                 temperature, restraint, limiter=limiter)
             return Response(out, media_type=f"image/{fmt}", headers={"Cache-Control": "no-store"})
         finally:
             async with lock:
@@ -168,28 +173,28 @@ def create_app(colorizer: Colorizer, settings: ServerSettings = ServerSettings()
     return app
 
 
-def _temperature(colorizer: Colorizer, text: str | None) -> float | None:
-    """The request's vividness: a number in [0.05, 2], only for classification models."""
+def _decode_setting(colorizer: Colorizer, name: str, low: float, high: float, text: str | None) -> float | None:
+    """A request's temperature or restraint: a number in [low, high], only for classification models."""
     if not text:
         return None
     try:
-        t = float(text)
+        v = float(text)
     except ValueError:
-        raise ApiError(422, "temperature must be a number from 0.05 to 2") from None
-    if not 0.05 <= t <= 2.0:
-        raise ApiError(422, "temperature must be a number from 0.05 to 2")
+        raise ApiError(422, f"{name} must be a number from {low:g} to {high:g}") from None
+    if not low <= v <= high:
+        raise ApiError(422, f"{name} must be a number from {low:g} to {high:g}")
     if colorizer.temperature is None:
-        raise ApiError(422, "this model predicts colors directly and has no temperature")
-    return t
+        raise ApiError(422, f"this model predicts colors directly and has no {name}")
+    return v
 
 
 def _colorize_bytes(colorizer: Colorizer, data: bytes, size: int, fmt: str, max_pixels: int,
-                    temperature: float | None = None) -> bytes:
+                    temperature: float | None = None, restraint: float | None = None) -> bytes:
     try:
         photo = load_photo(data, max_pixels=max_pixels)
     except ImageLoadError as e:
         raise ApiError(_IMAGE_ERRORS.get(e.kind, 422), e.reason) from None
-    result = colorizer.colorize_photos([photo], size=size, temperature=temperature)[0]
+    result = colorizer.colorize_photos([photo], size=size, temperature=temperature, restraint=restraint)[0]
     buf = io.BytesIO()
     if fmt == "jpeg":
         result.convert("RGB").save(buf, "JPEG", quality=92)
@@ -208,6 +213,7 @@ def model_description(colorizer: Colorizer) -> dict:
         "training": {k: v for k, v in (meta.get("training") or {}).items() if k != "recipe"},
         "working_size": colorizer.size,
         "temperature": colorizer.temperature,
+        "restraint": colorizer.restraint,
         "backend": colorizer.backend,
         "precision": colorizer.precision,
     }
@@ -215,10 +221,10 @@ def model_description(colorizer: Colorizer) -> dict:
 
 def serve(model: str | None = None, host: str = "127.0.0.1", port: int = 8000, device: str = "auto",
           size: int | None = None, settings: ServerSettings = ServerSettings(), precision: str = "auto",
-          compile: bool = False, temperature: float | None = None) -> None:
+          compile: bool = False, temperature: float | None = None, restraint: float | None = None) -> None:
     import uvicorn
 
     colorizer = Colorizer.load(model, size=size, device=device, precision=precision, compile=compile,
-                               temperature=temperature)
+                               temperature=temperature, restraint=restraint)
     app = create_app(colorizer, settings, model_description(colorizer))
     uvicorn.run(app, host=host, port=port, log_level="info")
