@@ -46,9 +46,20 @@ def model_flops(model: torch.nn.Module, x: torch.Tensor) -> int:
     return counter.get_total_flops()
 
 
+def cpu_name() -> str:
+    """The CPU model (benchmark tables name it: the machines differ from one run to the next)."""
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def header(title: str) -> str:
     return (f"# {title}\n"
-            f"device: {platform.processor() or platform.machine()} ({torch.get_num_threads()} torch threads), "
+            f"device: {cpu_name()} ({torch.get_num_threads()} torch threads), "
             f"torch {torch.__version__}, python {platform.python_version()}")
 
 
