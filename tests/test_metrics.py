@@ -97,7 +97,10 @@ def test_evaluate_command_writes_table_files_and_baselines(small_checkpoint, tmp
         assert len(rows) == 1 + 4 * 3
         assert (tmp_path / "ev" / proto / "report.md").read_text().count("| gray |") == 1
         assert (tmp_path / "ev" / proto / "best.png").is_file()
-    w, h = map(int, rows[1].split(",")[2:4])
+    import csv
+
+    first_row = next(csv.DictReader(rows))
+    w, h = int(first_row["width"]), int(first_row["height"])
     assert (w, h) == (256, 256)  # protocol 256 resizes
     # the gray baseline computed by hand on one photo
     first = sorted(photos.iterdir())[0]
@@ -105,9 +108,9 @@ def test_evaluate_command_writes_table_files_and_baselines(small_checkpoint, tmp
     lab = skcolor.rgb2lab(gt / 255.0)
     lab[..., 1:] = 0
     gray_rgb = np.clip(np.rint(skcolor.lab2rgb(lab) * 255), 0, 255).astype(np.uint8)
-    row = next(ln for ln in (tmp_path / "ev" / "full" / "metrics.csv").read_text().splitlines()
-               if ln.startswith(first.name) and ",gray," in ln)
-    assert float(row.split(",")[4]) == pytest.approx(psnr(gray_rgb, gt), abs=0.05)
+    table = csv.DictReader((tmp_path / "ev" / "full" / "metrics.csv").read_text().splitlines())
+    row = next(r for r in table if r["image"] == first.name and r["method"] == "gray")
+    assert float(row["psnr"]) == pytest.approx(psnr(gray_rgb, gt), abs=0.05)
 
 
 def test_figures_command_writes_all_three_kinds(small_checkpoint, tmp_path):
@@ -133,3 +136,28 @@ def test_figures_command_writes_all_three_kinds(small_checkpoint, tmp_path):
     r = run_cli("figures", "loss", run, "-o", tmp_path / "loss.png")
     assert r.returncode == 0 and Image.open(tmp_path / "loss.png").size[0] > 500
     assert Image.open(tmp_path / "split.png").size[0] > 500
+
+
+def test_evaluation_by_source_shows_each_collection(tmp_path, small_checkpoint):
+    """Photos named SOURCE__*.jpg (or in sub-folders) are also scored per source."""
+    from huenet.colorize import Colorizer
+    from huenet.evaluate import evaluate, source_of, write_outputs
+
+    assert source_of("utkface__1_0_0.jpg") == "utkface" and source_of("roses/a.jpg") == "roses"
+    assert source_of("a.jpg") == "-"
+    photos = tmp_path / "p"
+    photos.mkdir()
+    val = sorted((DATA / "diverse" / "val").glob("*.jpg"))
+    chosen = [p for p in val if p.name.startswith("utkface__")][:2] + [p for p in val if p.name.startswith("houses__")][:3]
+    for p in chosen:
+        (photos / p.name).write_bytes(p.read_bytes())
+    ev, extremes = evaluate(Colorizer.load(small_checkpoint, device="cpu"), [photos], progress=False)
+    summary = write_outputs(ev, extremes, tmp_path / "ev")
+    by = summary["by_source"]
+    assert set(by) == {"utkface", "houses"} and by["utkface"]["images"] == 2 and by["houses"]["images"] == 3
+    # a source's means are the means of its own rows
+    rows = [r for r in ev.rows if r["source"] == "houses" and r["method"] == "gray"]
+    assert by["houses"]["gray"]["auc"] == pytest.approx(np.mean([r["auc"] for r in rows]))
+    report = (tmp_path / "ev" / "report.md").read_text()
+    assert "## By source" in report and "| utkface | 2 |" in report
+    assert json.loads((tmp_path / "ev" / "summary.json").read_text())["by_source"]["houses"]["images"] == 3
