@@ -51,3 +51,21 @@ def test_export_cli_prints_the_check(small_checkpoint, tmp_path):
     photos = sorted((DATA / "bsds500" / "val").glob("*.jpg"))[:3]
     r = run_cli("colorize", *photos, "-o", tmp_path / "o", "--model", out)
     assert r.returncode == 0 and len(list((tmp_path / "o").glob("*.jpg"))) == 3
+
+
+def test_classification_model_exports_with_its_temperature_built_in(bins_checkpoint, tmp_path, real_photos):
+    """The smooth head, the 261-bin annealed mean and the restraint all go into the ONNX graph; a
+    temperature given at export replaces the model's, and the onnxruntime colorizer refuses another."""
+    import torch
+
+    out = tmp_path / "cls.onnx"
+    r = run_cli("export", "--model", bins_checkpoint, "-o", out, "--temperature", "0.3", "--check", *real_photos[:2])
+    assert r.returncode == 0, r.stderr
+    assert float(r.stdout.split("photos: ")[1].split()[0]) < AB_BOUND
+    assert onnx_metadata(out)["config"]["temperature"] == 0.3
+    model, _ = load_model(bins_checkpoint)
+    model.temperature = 0.3
+    diffs = compare_backends(model, out, real_photos[2:4])
+    assert max(d for _, d in diffs) < AB_BOUND, diffs
+    with pytest.raises(ValueError, match="built in"):
+        Colorizer.load(out, temperature=0.5)
