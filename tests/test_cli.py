@@ -104,3 +104,17 @@ def test_checkpoints_of_each_kind_colorize_from_the_command_line(tmp_path):
     assert r.returncode == 2 and "classification model" in r.stderr and "Traceback" not in r.stderr
     r = run_cli("info", "--model", tmp_path / "bins.safetensors")
     assert r.returncode == 0 and "temperature" in r.stdout
+
+
+def test_png_level_trades_time_for_bytes_and_keeps_pixels(small_checkpoint, tmp_path):
+    src = sorted((DATA / "bsds500" / "test").glob("*.jpg"))[2]
+    sizes, pixels = {}, {}
+    for level in ("1", "9"):
+        out = tmp_path / f"l{level}.png"
+        r = run_cli("colorize", src, "-o", out, "--model", small_checkpoint, "--png-level", level)
+        assert r.returncode == 0, r.stderr
+        sizes[level], pixels[level] = out.stat().st_size, np.asarray(Image.open(out))
+    assert np.array_equal(pixels["1"], pixels["9"])  # lossless either way
+    assert sizes["9"] <= sizes["1"]
+    r = run_cli("colorize", src, "-o", tmp_path / "x.png", "--model", small_checkpoint, "--png-level", "12")
+    assert r.returncode == 2 and "png-level" in r.stderr

@@ -13,7 +13,9 @@ from tqdm import tqdm
 
 from .colorize import Colorizer, gray_input, output_path_for
 from .figures import triptych
-from .images import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, ImageLoadError, find_images, load_photo, pil_from_u8, save_image
+from .images import (
+    DEFAULT_MAX_PIXELS, DEFAULT_PNG_LEVEL, IMAGE_EXTENSIONS, ImageLoadError, find_images, load_photo, pil_from_u8, save_image,
+)
 
 
 # A chunk (photos decoded together, then colorized together) stops growing at about this many
@@ -47,13 +49,14 @@ def colorize_files(
     log: TextIO | None = None,
     io_thread: bool = True,
     chunk_pixels: int = CHUNK_PIXELS,
+    png_level: int = DEFAULT_PNG_LEVEL,
 ) -> BatchReport:
     """Colorize files, folders (recursive) and globs into ``out``.
 
     ``out`` is a file when there is one input file and ``out`` has an image extension; otherwise a
     folder where each output keeps its path below the input folder it came from. One line per bad
     input goes to ``log`` (stderr by default); the other files are still written. An output that
-    would replace an input file is refused. ``io_thread=False`` decodes and encodes in the calling
+    would replace an input file is refused. ``png_level``: zlib level of PNG outputs (0-9). ``io_thread=False`` decodes and encodes in the calling
     thread, one chunk after another; ``chunk_pixels`` caps the pixels decoded and colorized together.
     """
     log = log or sys.stderr
@@ -94,10 +97,10 @@ def colorize_files(
 
     def write(photo, target: Path, result) -> str | None:
         try:
-            save_image(result, target)
+            save_image(result, target, png_level=png_level)
             if compare:
                 sheet = triptych(gray_input(photo), result, pil_from_u8(photo.u8))
-                save_image(sheet, target.with_name(f"{target.stem}_compare.png"))
+                save_image(sheet, target.with_name(f"{target.stem}_compare.png"), png_level=png_level)
         except (OSError, ValueError) as e:
             return f"{photo.source}: cannot write {target} ({e.strerror if isinstance(e, OSError) and e.strerror else e})"
         return None

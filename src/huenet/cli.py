@@ -37,7 +37,7 @@ def cmd_colorize(args: argparse.Namespace) -> int:
                                temperature=args.temperature, restraint=args.restraint)
     report = colorize_files(
         colorizer, args.inputs, args.output, fmt=args.format, compare=args.compare,
-        batch_size=args.batch_size, max_pixels=args.max_pixels,
+        batch_size=args.batch_size, max_pixels=args.max_pixels, png_level=args.png_level,
     )
     print(report.summary(), file=sys.stderr)
     return 0 if report.ok else 1
@@ -248,6 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output format (default: the input's, PNG for others)")
     p.add_argument("--compare", action="store_true", help="also write NAME_compare.png: Input | Predicted | Original")
     p.add_argument("--max-pixels", type=int, default=100_000_000, help="refuse larger images (decompression bombs)")
+    p.add_argument("--png-level", type=int, default=1, choices=range(10), metavar="0-9",
+                   help="zlib level of PNG outputs: 1 (default) writes a 12 MP photo ~4x faster than 6 for ~13%% "
+                        "more bytes; 9 is smallest and slowest")
     p.add_argument("--backend", choices=["torch", "onnxruntime"], default="torch")
     p.add_argument("--saturation", type=float, default=1.0,
                    help="gain on the predicted color (1.0: as trained; 1.3: livelier than MSE's safe colors)")

@@ -201,11 +201,19 @@ def pil_from_u8(u8: np.ndarray, alpha: np.ndarray | None = None) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(u8), "RGB")
 
 
-def save_image(img: Image.Image, path: str | os.PathLike, quality: int = 95) -> None:
+# zlib level for PNG output. Pillow's default (6) wrote a 12 MP colorized photo in 2.2 s; level 1
+# takes 0.23x that for 1.13x the bytes (benchmarks/bench_png.py, RESULTS.md); 9 is 6-10x slower still.
+DEFAULT_PNG_LEVEL = 1
+
+
+def save_image(img: Image.Image, path: str | os.PathLike, quality: int = 95, png_level: int = DEFAULT_PNG_LEVEL) -> None:
     """Write atomically (temp file + rename) so an interrupted batch never leaves half a file.
 
-    JPEG cannot hold alpha: an RGBA image asked for as JPEG is written without it.
+    JPEG cannot hold alpha: an RGBA image asked for as JPEG is written without it. ``png_level``:
+    zlib level 0 (none, fastest) to 9 (smallest, slowest) for PNG files.
     """
+    if not 0 <= png_level <= 9:
+        raise ValueError(f"PNG compression level must be 0 to 9, not {png_level}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # the common formats are registered by preinit(); all of Pillow's plugins (Image.init, ~0.1 s
@@ -216,7 +224,7 @@ def save_image(img: Image.Image, path: str | os.PathLike, quality: int = 95) -> 
         raise ValueError(f"{path}: unknown output image extension {path.suffix!r}")
     if fmt == "JPEG" and img.mode not in ("RGB", "L"):
         img = img.convert("RGB")
-    params = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+    params = {"quality": quality} if fmt in ("JPEG", "WEBP") else {"compress_level": png_level} if fmt == "PNG" else {}
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         mask = os.umask(0o022)

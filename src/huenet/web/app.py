@@ -28,7 +28,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..colorize import Colorizer
-from ..images import ImageLoadError, load_photo
+from ..images import DEFAULT_PNG_LEVEL, ImageLoadError, load_photo
 
 log = logging.getLogger("huenet.web")
 
@@ -199,7 +199,7 @@ def _colorize_bytes(colorizer: Colorizer, data: bytes, size: int, fmt: str, max_
     if fmt == "jpeg":
         result.convert("RGB").save(buf, "JPEG", quality=92)
     else:
-        result.save(buf, "PNG")
+        result.save(buf, "PNG", compress_level=DEFAULT_PNG_LEVEL)  # 4x faster than Pillow's 6 (bench_png.py)
     return buf.getvalue()
 
 
