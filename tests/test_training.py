@@ -292,6 +292,10 @@ def test_classification_needs_a_bins_model(pack, tmp_path):
         Trainer(small_cfg(pack, tmp_path / "run", model_config={**CLS, "output": "ab"}, objective="classification"))
     with pytest.raises(ValueError, match="objective"):
         Trainer(small_cfg(pack, tmp_path / "run", objective="perceptual"))
+    from huenet.weights import default_weights_path  # the shipped model predicts bins: no MSE on it
+
+    with pytest.raises(ValueError, match="classification"):
+        Trainer(small_cfg(pack, tmp_path / "run", init_from=str(default_weights_path()), objective="mse"))
 
 
 def test_residual_network_trains_from_scratch(pack, tmp_path):

@@ -327,6 +327,9 @@ class Trainer:
     def _make_objective(self):
         cfg = self.cfg
         if cfg.objective == "mse":
+            if hasattr(self.model, "ab_bins"):  # e.g. --init-from a classification checkpoint
+                raise ValueError("this model predicts bin logits (output 'bins'): train it with objective "
+                                 "'classification', or start an 'ab' model for MSE")
             return MSEObjective(self.model.scaling)
         if not hasattr(self.model, "ab_bins"):
             raise ValueError("objective 'classification' needs a model with output = 'bins'")
