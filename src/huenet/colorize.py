@@ -31,6 +31,9 @@ from .images import DEFAULT_MAX_PIXELS, Photo, load_photo, photo_from_pil, pil_f
 # to this aspect ratio for the network (a 20000 x 4 strip would otherwise run at 1.3 M x 256).
 MAX_WORKING_ASPECT = 4.0
 DEFAULT_WORKING_SIZE = 256  # for checkpoints that do not record the size they work best at
+# the fused color path (fused.py) from this many pixels up: below ~1 MP the tensor path is already
+# fast, and a fresh install's first fused call spends seconds compiling
+FUSED_MIN_PIXELS = 1 << 20
 
 
 def pick_device(device: str = "auto") -> torch.device:
@@ -100,6 +103,7 @@ class Colorizer:
         temperature: float | None = None,
         flip: bool | None = None,
         restraint: float | None = None,
+        fused: bool | None = None,
     ):
         meta = meta or {}
         # the working size the model was measured best at (its checkpoint says), else 256
@@ -139,11 +143,22 @@ class Colorizer:
         # flip averaging: the network also sees the mirrored photo and the two predictions are
         # averaged (2x the network's work at the working size); the checkpoint says if it pays
         self.flip = bool((meta.get("inference") or {}).get("flip", False)) if flip is None else flip
+        # the fused full-resolution color path (numba, CPU): None = where numba is installed and the
+        # photo has at least fused.MIN_PIXELS; True = always on the CPU (an error without numba); False = never
+        self.fused = fused
+        self._fused_min_pixels = 0 if fused else FUSED_MIN_PIXELS
         self._runner = runner or self._run_torch
 
     @property
     def restraint(self) -> float | None:
         return getattr(self.model, "restraint", None) if self.model is not None else None
+
+    def _use_fused(self, L: torch.Tensor) -> bool:
+        if self.fused is False or L.device.type != "cpu" or L.shape[-2] * L.shape[-1] < self._fused_min_pixels:
+            return False
+        from . import fused
+
+        return fused.available() if self.fused is None else True
 
     @staticmethod
     def set_temperature(model: torch.nn.Module | None, temperature: float) -> None:
@@ -165,12 +180,15 @@ class Colorizer:
         cls, path: str | os.PathLike | None = None, size: int | None = None, device: str = "auto",
         backend: str = "torch", saturation: float = 1.0, precision: str = "auto", compile: bool = False,
         temperature: float | None = None, flip: bool | None = None, restraint: float | None = None,
+        fused: bool | None = None,
     ) -> "Colorizer":
         """Load a checkpoint (``.safetensors`` + JSON); ``path=None`` uses the shipped weights.
         ``size``: the working size (default: the checkpoint's, else 256). ``precision``: ``auto``
         (bf16 where the hardware has it, else fp32), ``fp32`` or ``bf16``. ``temperature``: for
         classification models, the annealed mean's T (default: the checkpoint's); ``restraint``:
-        how much chroma falls where the likely colors disagree in hue (0: none)."""
+        how much chroma falls where the likely colors disagree in hue (0: none). ``fused``: the
+        one-pass full-resolution color path (numba; default: for photos of 1 MP and more where
+        numba is installed)."""
         from .checkpoints import load_model
         from .weights import default_weights_path
 
@@ -191,7 +209,7 @@ class Colorizer:
         model, meta = load_model(path, device=dev)
         if backend == "torch":
             return cls(model, size=size, device=dev, meta=meta, saturation=saturation, precision=precision,
-                       compile=compile, temperature=temperature, flip=flip, restraint=restraint)
+                       compile=compile, temperature=temperature, flip=flip, restraint=restraint, fused=fused)
         from .export import onnx_runner
 
         if temperature is not None:
@@ -291,8 +309,13 @@ class Colorizer:
     @torch.inference_mode()
     def to_srgb_u8(self, L: torch.Tensor, ab_small: torch.Tensor) -> torch.Tensor:
         """Full-resolution L and working-size ab -> ``N x 3 x H x W`` uint8 sRGB (stored channels
-        last): ab resized bilinearly, joined to L, gamut mapped, in bands."""
+        last): ab resized bilinearly, joined to L, gamut mapped, in bands; on CPUs with numba, for
+        large photos, in one fused pass per pixel (``fused.py``; the same codes up to float rounding)."""
         n, _, h, w = L.shape
+        if self._use_fused(L):
+            from .fused import fused_srgb_u8
+
+            return fused_srgb_u8(L, ab_small)
         out = torch.empty(n, h, w, 3, dtype=torch.uint8, device=L.device)
         for r0, r1, L_rows, ab_rows in self._band_inputs(L, ab_small):
             out[:, r0:r1] = lab_to_srgb_u8(L_rows, ab_rows).permute(0, 2, 3, 1)
