@@ -46,3 +46,15 @@ def test_large_photos_take_the_fused_path_and_small_ones_do_not(small_checkpoint
     assert c._use_fused(big) and not c._use_fused(small)
     assert not Colorizer.load(small_checkpoint, device="cpu", fused=False)._use_fused(big)
     assert Colorizer.load(small_checkpoint, device="cpu", fused=True)._use_fused(small)
+
+
+def test_threads_may_call_the_fused_path_at_once(small_checkpoint):
+    """A server with several workers colorizes from several threads: the kernel calls take turns."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    c = Colorizer.load(small_checkpoint, device="cpu", precision="fp32", fused=True)
+    img = Image.open(sorted((DATA / "bsds500" / "test").glob("*.jpg"))[3])
+    want = np.asarray(c.colorize(img))
+    with ThreadPoolExecutor(3) as ex:
+        outs = list(ex.map(lambda _: np.asarray(c.colorize(img)), range(6)))
+    assert all(np.array_equal(o, want) for o in outs)

@@ -14,8 +14,12 @@ photos large enough to repay that (``colorize.FUSED_MIN_PIXELS``), where the pas
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import torch
+
+_LOCK = threading.Lock()
 
 
 def available() -> bool:
@@ -60,6 +64,9 @@ def fused_srgb_u8(L: torch.Tensor, ab_small: torch.Tensor, steps: int = 10, tol:
     abn = ab_small.detach().float().cpu().contiguous().numpy()
     on = out.numpy()
     m, lut, bounds = _tables()
-    for k in range(n):
-        kernel(Ln[k, 0], abn[k], on[k], m, lut, bounds, steps, tol)
+    # numba's default threading layer (workqueue) must not be entered from two threads at once (a
+    # server with --workers 2 would); the kernel uses every core anyway, so calls take turns
+    with _LOCK:
+        for k in range(n):
+            kernel(Ln[k, 0], abn[k], on[k], m, lut, bounds, steps, tol)
     return out.permute(0, 3, 1, 2)
