@@ -32,6 +32,8 @@ def cmd_colorize(args: argparse.Namespace) -> int:
     from .batch import colorize_files
     from .colorize import Colorizer
 
+    if args.hint or args.hints:
+        return _colorize_with_hints(args)
     colorizer = Colorizer.load(args.model, size=args.size, device=args.device, backend=args.backend,
                                saturation=args.saturation, precision=args.precision, compile=args.compile,
                                temperature=args.temperature, restraint=args.restraint)
@@ -41,6 +43,32 @@ def cmd_colorize(args: argparse.Namespace) -> int:
     )
     print(report.summary(), file=sys.stderr)
     return 0 if report.ok else 1
+
+
+def _colorize_with_hints(args: argparse.Namespace) -> int:
+    """One photo, one output, with the user's color hints (parsed and checked before any work)."""
+    from pathlib import Path
+
+    from .colorize import Colorizer
+    from .hints import parse_points
+    from .images import load_photo, save_image
+
+    if len(args.inputs) != 1 or not Path(args.inputs[0]).is_file():
+        raise ValueError("--hint/--hints apply to one photo: give one input file and one output file")
+    points = parse_points(args.hint or [])
+    out = Path(args.output)
+    if out.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"):
+        raise ValueError(f"{out}: with hints, -o names the output image (e.g. out.png)")
+    if out.resolve() == Path(args.inputs[0]).resolve():
+        raise ValueError(f"{out}: the output would overwrite the input; choose another -o")
+    photo = load_photo(args.inputs[0], max_pixels=args.max_pixels)
+    colorizer = Colorizer.load(args.model, size=args.size, device=args.device, saturation=args.saturation,
+                               precision=args.precision, compile=args.compile, temperature=args.temperature,
+                               restraint=args.restraint)
+    result = colorizer.colorize_hinted(photo, points, args.hints)
+    save_image(result, out, png_level=args.png_level)
+    print(f"1 written with {len(points)} hint point(s){' and a hint image' if args.hints else ''}", file=sys.stderr)
+    return 0
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -248,6 +276,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output format (default: the input's, PNG for others)")
     p.add_argument("--compare", action="store_true", help="also write NAME_compare.png: Input | Predicted | Original")
     p.add_argument("--max-pixels", type=int, default=100_000_000, help="refuse larger images (decompression bombs)")
+    p.add_argument("--hint", action="append", metavar="X,Y,#RRGGBB[,R]",
+                   help="a color you know, at photo pixel X,Y (optionally over a disk of R px); repeatable; one photo")
+    p.add_argument("--hints", metavar="PNG", help="a hint image: the photo's size, transparent but for colored marks")
     p.add_argument("--png-level", type=int, default=1, choices=range(10), metavar="0-9",
                    help="zlib level of PNG outputs: 1 (default) writes a 12 MP photo ~4x faster than 6 for ~13%% "
                         "more bytes; 9 is smallest and slowest")

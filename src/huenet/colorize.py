@@ -352,11 +352,41 @@ class Colorizer:
                     results[i] = pil_from_u8(u8[j], photos[i].alpha)
         return results  # type: ignore[return-value]
 
-    def colorize(self, image: Image.Image, temperature: float | None = None, restraint: float | None = None) -> Image.Image:
+    def colorize(self, image: Image.Image, temperature: float | None = None, restraint: float | None = None,
+                 hints=None, hint_image: str | os.PathLike | None = None) -> Image.Image:
         """A Pillow image of any mode -> colorized RGB (RGBA if it had alpha), same size.
         ``temperature`` (lower: bolder) and ``restraint`` (higher: less color where the model is
-        unsure): a classification model's vividness for this call."""
-        return self.colorize_photos([photo_from_pil(image)], temperature=temperature, restraint=restraint)[0]
+        unsure): a classification model's vividness for this call. ``hints``: colors the user
+        knows, as ``hints.Point``s or ``"x,y,#rrggbb[,radius]"`` strings (photo pixels), and/or
+        ``hint_image``, a PNG of the photo's size, transparent but for colored marks (``hints.py``)."""
+        photo = photo_from_pil(image)
+        if hints or hint_image is not None:
+            return self.colorize_hinted(photo, hints or [], hint_image, temperature=temperature, restraint=restraint)
+        return self.colorize_photos([photo], temperature=temperature, restraint=restraint)[0]
+
+    @torch.inference_mode()
+    def colorize_hinted(self, photo: Photo, hints, hint_image: str | os.PathLike | None = None,
+                        size: int | None = None, temperature: float | None = None, restraint: float | None = None,
+                        prior: float | None = None) -> Image.Image:
+        """One photo with color hints: the network's ab at the working size, the hints spread over
+        regions of similar lightness around it (Levin et al. 2004, ``hints.propagate``), then the
+        usual full-resolution output. ``prior=0`` ignores the network (propagation alone)."""
+        from . import hints as H
+
+        points = [h if isinstance(h, H.Point) else H.parse_point(str(h)) for h in hints]
+        px = torch.from_numpy(photo.pixels).permute(2, 0, 1)[None]
+        n, _, height, width = px.shape
+        hint_map = H.rasterise(points, height, width, hint_image)
+        L = self.lightness(px.to(self.device))
+        ab_small = self.predict_ab_small(L, size, temperature, restraint)
+        wh, ww = ab_small.shape[-2:]
+        L_small = F.interpolate(L, size=(wh, ww), mode="bilinear", align_corners=False, antialias=True)
+        hint_ab, weight = H.to_working_size(hint_map, (wh, ww))
+        use_prior = H.DEFAULT_PRIOR if prior is None else prior
+        ab = H.propagate(L_small[0, 0].cpu(), ab_small[0].cpu() if use_prior > 0 else None, hint_ab, weight,
+                         prior=use_prior or H.DEFAULT_PRIOR)
+        u8 = self.to_srgb_u8(L, ab[None].to(self.device)).permute(0, 2, 3, 1).cpu().numpy()
+        return pil_from_u8(u8[0], photo.alpha)
 
     def colorize_file(self, path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
         return self.colorize_photos([load_photo(path, max_pixels=max_pixels)])[0]

@@ -1,0 +1,235 @@
+"""Color hints: the user says where a color goes (issue 18).
+
+A hint is a color at a place of the photo: a point (``x, y, #rrggbb``, photo pixels, an optional
+radius) or the colored marks of a hint image (a PNG of the photo's size, transparent except for
+the marks: Levin et al.'s scribbles). A hint gives ab (its color's Lab); the photo's own L is kept.
+
+``propagate`` spreads the hints as Levin, Lischinski & Weiss (*Colorization using Optimization*,
+SIGGRAPH 2004) do: a pixel's ab should be the weighted mean of its 8 neighbours' ab, weights
+``exp(-(L_r - L_s)^2 / (2 sigma_r^2))`` with sigma_r from the L variance around r, so color flows
+along regions of similar lightness and stops at edges. It is one sparse linear system at the
+working size (SciPy's sparse LU): hinted pixels are held to their hint, and every pixel is
+pulled (weight ``prior``) toward the network's ab, so far from any hint the network decides. The
+result is upsampled to full resolution as without hints. A pure function of (L, network ab, hints).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+MAX_HINTS = 1000  # points per photo; a hint image counts as one
+# weight of the network's ab against Levin's smoothness term, per working-size pixel. Small: a
+# hint must fill its region, and Levin's term is weak per pixel. Measured on 12 bsds500/val photos
+# with 10 ground-truth points (radius 2): PSNR +0.2 dB at 1e-3, +0.9 at 1e-5, +1.8 at 1e-6, +2.8 at
+# 1e-7, +2.6 at 1e-8 over the network alone; with one point +0.6 at 1e-7, +1.0 at 1e-8; and a flat
+# region fills with its one hint (median distance to the hint 29 ab units at 1e-7, 9 at 1e-8)
+DEFAULT_PRIOR = 1e-8
+HINT_WEIGHT = 100.0  # how firmly a hinted pixel holds its hint's ab
+
+
+class HintError(ValueError):
+    """A hint that cannot be used; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Point:
+    """A color at ``(x, y)`` in the photo's pixel coordinates (x to the right, y down), over a
+    disk of ``radius`` pixels (0: the pixel itself)."""
+
+    x: float
+    y: float
+    rgb: tuple[int, int, int]
+    radius: float = 0.0
+
+
+_POINT = re.compile(r"^\s*(-?[0-9.]+)\s*,\s*(-?[0-9.]+)\s*,\s*#?([0-9a-fA-F]{6})\s*(?:,\s*([0-9.]+)\s*)?$")
+
+
+def parse_point(text: str) -> Point:
+    """``"120,340,#c03020"`` or ``"120,340,#c03020,6"`` (radius 6 px) -> ``Point``."""
+    m = _POINT.match(text)
+    if not m:
+        raise HintError(f"hint {text!r}: expected X,Y,#RRGGBB[,RADIUS] (photo pixels, e.g. 120,340,#c03020)")
+    x, y, hexrgb, radius = m.groups()
+    try:
+        x, y, r = float(x), float(y), float(radius or 0)
+    except ValueError:
+        raise HintError(f"hint {text!r}: X, Y and RADIUS must be numbers") from None
+    rgb = tuple(int(hexrgb[i:i + 2], 16) for i in (0, 2, 4))
+    return Point(x, y, rgb, r)  # type: ignore[arg-type]
+
+
+def point_from_dict(d: dict) -> Point:
+    """JSON form: ``{"x": 120, "y": 340, "color": "#c03020", "radius": 6}``."""
+    if not isinstance(d, dict) or not {"x", "y", "color"} <= set(d):
+        raise HintError(f"hint {d!r}: expected an object with x, y, color (and optionally radius)")
+    return parse_point(f"{d['x']},{d['y']},{d['color']},{d.get('radius', 0)}")
+
+
+def point_to_dict(p: Point) -> dict:
+    return {"x": p.x, "y": p.y, "color": "#%02x%02x%02x" % p.rgb, "radius": p.radius}
+
+
+@dataclass
+class HintMap:
+    """Hints rasterised on the photo's grid: ``ab`` (2 x H x W, Lab units) where ``mask`` (H x W,
+    bool) is set."""
+
+    ab: torch.Tensor
+    mask: torch.Tensor
+
+    @property
+    def count(self) -> int:
+        return int(self.mask.sum())
+
+
+def _rgb_to_ab(rgb: np.ndarray) -> np.ndarray:
+    """``K x 3`` uint8 sRGB -> ``K x 2`` ab."""
+    from .color import rgb_to_lab
+
+    t = torch.from_numpy(rgb.astype(np.float32) / 255.0).T.reshape(3, -1, 1)
+    return rgb_to_lab(t)[1:].reshape(2, -1).T.numpy()
+
+
+def rasterise(points: Sequence[Point], height: int, width: int, hint_image: str | os.PathLike | None = None,
+              max_hints: int = MAX_HINTS) -> HintMap:
+    """Points (and a hint image's marks) -> a ``HintMap`` of the photo's size. Bad hints raise
+    ``HintError`` naming the hint and the problem."""
+    if len(points) > max_hints:
+        raise HintError(f"{len(points)} hints: at most {max_hints} per photo")
+    ab = np.zeros((2, height, width), np.float32)
+    mask = np.zeros((height, width), bool)
+    if hint_image is not None:
+        marks_ab, marks = _hint_image(hint_image, height, width)
+        ab[:, marks] = marks_ab[:, marks]
+        mask |= marks
+    if points:
+        colors = _rgb_to_ab(np.array([p.rgb for p in points], np.uint8))
+        for p, c in zip(points, colors):
+            if not (0 <= p.x < width and 0 <= p.y < height):
+                raise HintError(f"hint at ({p.x:g}, {p.y:g}) is outside the photo ({width} x {height} pixels)")
+            if p.radius < 0 or p.radius > max(height, width):
+                raise HintError(f"hint at ({p.x:g}, {p.y:g}): radius {p.radius:g} is not a size in this photo")
+            r = max(p.radius, 0.5)
+            y0, y1 = max(0, int(p.y - r)), min(height, int(p.y + r) + 1)  # the disk's box only
+            x0, x1 = max(0, int(p.x - r)), min(width, int(p.x + r) + 1)
+            yy, xx = np.mgrid[y0:y1, x0:x1]
+            disk = (xx - p.x) ** 2 + (yy - p.y) ** 2 <= r ** 2
+            disk[int(p.y) - y0, int(p.x) - x0] = True
+            ab[:, y0:y1, x0:x1][:, disk] = c[:, None]
+            mask[y0:y1, x0:x1] |= disk
+    return HintMap(torch.from_numpy(ab), torch.from_numpy(mask))
+
+
+def _hint_image(path: str | os.PathLike, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        img = Image.open(path)
+        img.load()
+    except (UnidentifiedImageError, OSError) as e:
+        raise HintError(f"{path}: not a readable hint image ({e})") from None
+    if img.size != (width, height):
+        raise HintError(f"{path}: hint image is {img.size[0]} x {img.size[1]}, the photo {width} x {height}")
+    rgba = np.asarray(img.convert("RGBA"))
+    marks = rgba[..., 3] > 127  # the drawn marks; everything else transparent
+    ab = np.zeros((2, height, width), np.float32)
+    if marks.any():
+        ab[:, marks] = _rgb_to_ab(rgba[..., :3][marks]).T
+    return ab, marks
+
+
+def to_working_size(hints: HintMap, size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The hints at the network's grid: (ab ``2 x h x w``, weight ``h x w`` in [0, 1], the share of
+    each working pixel that hints cover); ab is the mean of the hinted full-resolution pixels."""
+    m = hints.mask.float()[None, None]
+    cover = F.adaptive_avg_pool2d(m, size)[0, 0] if tuple(m.shape[-2:]) != size else m[0, 0]
+    summed = F.adaptive_avg_pool2d(hints.ab[None] * m, size)[0] if tuple(m.shape[-2:]) != size else hints.ab * m[0]
+    ab = summed / cover.clamp(min=1e-6)
+    return ab, cover
+
+
+def levin_weights(L: np.ndarray, eps: float = 1e-4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Affinities of each pixel to its 8 neighbours (rows, cols, values; each row sums to 1):
+    ``exp(-(L_r - L_s)^2 / (2 sigma_r^2))``, sigma_r^2 the variance of L over r's 3x3 window."""
+    h, w = L.shape
+    Lp = np.pad(L, 1, mode="edge")
+    win = np.stack([Lp[1 + dy:1 + dy + h, 1 + dx:1 + dx + w] for dy in (-1, 0, 1) for dx in (-1, 0, 1)])
+    var = win.var(axis=0) * 0.6  # Levin et al.'s sigma, scaled as in their code
+    var = np.maximum(var, eps)
+    idx = np.arange(h * w).reshape(h, w)
+    rows, cols, vals = [], [], []
+    weights = []
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            if dy == 0 and dx == 0:
+                continue
+            ys, xs = slice(max(0, -dy), h - max(0, dy)), slice(max(0, -dx), w - max(0, dx))
+            yt, xt = slice(max(0, dy), h - max(0, -dy)), slice(max(0, dx), w - max(0, -dx))
+            d = L[ys, xs] - L[yt, xt]
+            wv = np.exp(-(d ** 2) / (2 * var[ys, xs]))
+            rows.append(idx[ys, xs].ravel())
+            cols.append(idx[yt, xt].ravel())
+            weights.append(wv.ravel())
+    rows, cols, vals = np.concatenate(rows), np.concatenate(cols), np.concatenate(weights)
+    sums = np.bincount(rows, weights=vals, minlength=h * w)
+    return rows, cols, vals / np.maximum(sums[rows], 1e-12)
+
+
+def propagate(L: torch.Tensor, ab_net: torch.Tensor | None, hint_ab: torch.Tensor, hint_weight: torch.Tensor,
+              prior: float = DEFAULT_PRIOR) -> torch.Tensor:
+    """Levin propagation at one resolution: ``L`` (``h x w``, 0..100), the network's ab
+    (``2 x h x w``, or None for propagation alone), hints (``2 x h x w`` ab and ``h x w`` weight in
+    [0, 1]) -> ``2 x h x w`` ab. Minimises ``|(I - W) ab|^2 + prior |ab - ab_net|^2 +
+    HINT_WEIGHT * weight |ab - hint|^2`` with SciPy's sparse LU (SuperLU)."""
+    try:
+        import scipy.sparse as sp
+        from scipy.sparse.linalg import splu
+    except ImportError:
+        raise RuntimeError("color hints need SciPy: pip install 'huenet[hints]'") from None
+    h, w = L.shape
+    n = h * w
+    rows, cols, vals = levin_weights(L.double().cpu().numpy() / 100.0)
+    A = sp.identity(n, format="csr") - sp.csr_matrix((vals, (rows, cols)), shape=(n, n))
+    system = (A.T @ A).tocsr()
+    hw = hint_weight.double().cpu().numpy().ravel() * HINT_WEIGHT
+    diag = hw.copy()
+    rhs = hint_ab.double().cpu().numpy().reshape(2, n) * hw
+    if ab_net is not None:
+        diag += prior
+        rhs = rhs + prior * ab_net.double().cpu().numpy().reshape(2, n)
+    elif not hw.any():
+        return torch.zeros(2, h, w)  # nothing to go on: gray
+    else:
+        diag += 1e-6  # propagation alone: a whisper of gray keeps regions no hint reaches defined
+    lu = splu((system + sp.diags(diag)).tocsc())  # one factorisation for a and b
+    out = np.stack([lu.solve(rhs[c]) for c in range(2)])
+    return torch.from_numpy(out.reshape(2, h, w)).float()
+
+
+def parse_points(texts: Iterable[str]) -> list[Point]:
+    return [parse_point(t) for t in texts]
+
+
+def load_json_points(text: str) -> list[Point]:
+    """``[{"x": .., "y": .., "color": "#rrggbb", "radius": ..}, ...]`` -> points."""
+    import json
+
+    try:
+        data = json.loads(text)
+    except ValueError as e:
+        raise HintError(f"hints are not valid JSON ({e})") from None
+    if not isinstance(data, list):
+        raise HintError("hints must be a JSON list of {x, y, color[, radius]} objects")
+    return [point_from_dict(d) for d in data]
+
+
+__all__ = ["Point", "HintMap", "HintError", "parse_point", "parse_points", "point_from_dict", "point_to_dict",
+           "rasterise", "to_working_size", "propagate", "levin_weights", "load_json_points"]

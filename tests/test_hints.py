@@ -1,0 +1,144 @@
+"""Color hints (issue 18): data, propagation, the API and the command line."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage import color as skcolor
+
+from huenet.colorize import Colorizer
+from huenet.hints import (
+    HintError, Point, load_json_points, parse_point, point_from_dict, point_to_dict, rasterise,
+)
+from huenet.images import photo_from_pil
+
+from conftest import DATA, run_cli
+
+RED, BLUE = "#c03020", "#2050c0"
+
+
+def hint_ab(hexrgb: str) -> np.ndarray:
+    rgb = np.array([[[int(hexrgb[i:i + 2], 16) for i in (1, 3, 5)]]]) / 255.0
+    return skcolor.rgb2lab(rgb)[0, 0, 1:]
+
+
+def ab_of(img: Image.Image) -> np.ndarray:
+    return skcolor.rgb2lab(np.asarray(img.convert("RGB")) / 255.0)[..., 1:]
+
+
+@pytest.fixture(scope="module")
+def colorizer():
+    return Colorizer.load(device="cpu", precision="fp32")
+
+
+def test_two_flat_regions_take_their_hints_and_the_edge_does_not_bleed(colorizer):
+    gray = np.zeros((240, 360), np.uint8)
+    gray[:, :180], gray[:, 180:] = 110, 150  # a sharp vertical edge between two flat regions
+    out = colorizer.colorize(Image.fromarray(gray), hints=[f"40,120,{RED}", f"320,120,{BLUE}"])
+    ab = ab_of(out)
+    for region, want in ((ab[:, :170], hint_ab(RED)), (ab[:, 190:], hint_ab(BLUE))):
+        d = np.linalg.norm(region - want, axis=-1)
+        assert np.median(d) < 12 and np.percentile(d, 90) < 25, (np.median(d), np.percentile(d, 90))
+    # right next to the edge each side keeps its own color: no red in blue, no blue in red
+    left, right = ab[:, 170:178].mean((0, 1)), ab[:, 182:190].mean((0, 1))
+    assert np.linalg.norm(left - hint_ab(RED)) < np.linalg.norm(left - hint_ab(BLUE))
+    assert np.linalg.norm(right - hint_ab(BLUE)) < np.linalg.norm(right - hint_ab(RED))
+    # lightness is the photo's own
+    L = skcolor.rgb2lab(np.asarray(out) / 255.0)[..., 0]
+    L0 = skcolor.rgb2lab(np.repeat(gray[..., None], 3, -1) / 255.0)[..., 0]
+    assert np.abs(L - L0).mean() < 0.5
+
+
+def test_hints_move_a_real_photo_toward_the_truth(colorizer):
+    """Ten points from the ground truth (mean color of a 5x5 patch) bring the colors closer."""
+    from huenet.images import load_photo
+    from huenet.metrics import psnr
+
+    photo = load_photo(sorted((DATA / "bsds500" / "val").glob("*.jpg"))[5])
+    gt = photo.u8
+    rng = np.random.default_rng(0)
+    pts = []
+    for _ in range(10):
+        y, x = int(rng.integers(2, gt.shape[0] - 2)), int(rng.integers(2, gt.shape[1] - 2))
+        col = gt[y - 2:y + 3, x - 2:x + 3].reshape(-1, 3).mean(0).round().astype(int)
+        pts.append(Point(float(x), float(y), tuple(int(v) for v in col), 2.0))
+    plain = np.asarray(colorizer.colorize_photos([photo])[0])
+    hinted = np.asarray(colorizer.colorize_hinted(photo, pts))
+    assert psnr(hinted, gt) > psnr(plain, gt) + 0.5
+    for p in pts:  # near each point, the hint's color
+        near = ab_of(Image.fromarray(hinted))[int(p.y), int(p.x)]
+        want = skcolor.rgb2lab(np.array([[p.rgb]]) / 255.0)[0, 0, 1:]
+        assert np.linalg.norm(near - want) < 10, (p, near, want)
+
+
+def test_hints_round_trip_through_json_and_strings():
+    p = parse_point(" 12.5, 30 ,#C03020, 4 ")
+    assert p == Point(12.5, 30.0, (0xc0, 0x30, 0x20), 4.0)
+    assert point_from_dict(json.loads(json.dumps(point_to_dict(p)))) == p
+    assert load_json_points(json.dumps([point_to_dict(p), {"x": 1, "y": 2, "color": "2050c0"}]))[1].rgb == (0x20, 0x50, 0xc0)
+
+
+@pytest.mark.parametrize("text,problem", [
+    ("10,10,#zz0000", "expected X,Y,#RRGGBB"),
+    ("10,10", "expected X,Y,#RRGGBB"),
+    ("a,b,#ff0000", "expected X,Y,#RRGGBB"),
+])
+def test_malformed_hints_are_clear_errors(text, problem):
+    with pytest.raises(HintError, match=problem):
+        parse_point(text)
+
+
+def test_bad_hints_name_the_problem(tmp_path):
+    with pytest.raises(HintError, match="outside the photo"):
+        rasterise([Point(500, 10, (255, 0, 0))], 100, 200)
+    with pytest.raises(HintError, match="at most 3"):
+        rasterise([Point(1, 1, (255, 0, 0))] * 4, 100, 200, max_hints=3)
+    small = tmp_path / "small.png"
+    Image.new("RGBA", (20, 10)).save(small)
+    with pytest.raises(HintError, match="hint image is 20 x 10, the photo 200 x 100"):
+        rasterise([], 100, 200, small)
+    junk = tmp_path / "junk.png"
+    junk.write_bytes(b"not an image at all")
+    with pytest.raises(HintError, match="not a readable hint image"):
+        rasterise([], 100, 200, junk)
+    with pytest.raises(HintError, match="not valid JSON"):
+        load_json_points("[{x: 1}")
+    with pytest.raises(HintError, match="x, y, color"):
+        load_json_points('[{"x": 1}]')
+
+
+def test_a_hint_image_colors_its_marks(colorizer, tmp_path):
+    gray = Image.fromarray(np.full((120, 160), 128, np.uint8))
+    marks = Image.new("RGBA", (160, 120), (0, 0, 0, 0))
+    marks.paste((32, 160, 48, 255), (20, 20, 60, 100))  # a green scribble
+    path = tmp_path / "marks.png"
+    marks.save(path)
+    out = colorizer.colorize(gray, hint_image=path)
+    want = skcolor.rgb2lab(np.array([[[32, 160, 48]]]) / 255.0)[0, 0, 1:]
+    assert np.linalg.norm(ab_of(out)[40:80, 30:50].mean((0, 1)) - want) < 12
+
+
+def _hint_at(L: float, a: float, b: float) -> str:
+    """A hint color with the photo's own lightness there (so it is displayable as the output keeps L)."""
+    rgb = np.clip(skcolor.lab2rgb(np.array([[[L, a, b]]]))[0, 0] * 255, 0, 255).round().astype(int)
+    return "#%02x%02x%02x" % tuple(rgb)
+
+
+def test_command_line_hints(tmp_path):
+    src = sorted((DATA / "bsds500" / "test").glob("*.jpg"))[4]
+    L = skcolor.rgb2lab(np.asarray(Image.open(src).convert("RGB")) / 255.0)[..., 0]
+    out = tmp_path / "hinted.png"
+    marks = {(60, 60): _hint_at(L[60, 60], 25, 20), (200, 150): _hint_at(L[150, 200], -10, -30)}
+    r = run_cli("colorize", src, "-o", out, *[a for (x, y), c in marks.items() for a in ("--hint", f"{x},{y},{c},3")])
+    assert r.returncode == 0, r.stderr
+    ab = ab_of(Image.open(out))
+    for (x, y), color in marks.items():  # within Delta E 10 of the hint, near each point
+        assert np.linalg.norm(ab[y, x] - hint_ab(color)) < 10, ((x, y), ab[y, x], hint_ab(color))
+    for bad, msg in ((["--hint", "99999,1,#ff0000"], "outside the photo"), (["--hint", "1,1,red"], "expected X,Y")):
+        target = tmp_path / "bad.png"
+        r = run_cli("colorize", src, "-o", target, *bad)
+        assert r.returncode == 2 and msg in r.stderr and "Traceback" not in r.stderr
+        assert not target.exists()  # nothing written
+    r = run_cli("colorize", src, src, "-o", tmp_path / "o", "--hint", f"1,1,{RED}")
+    assert r.returncode == 2 and "one photo" in r.stderr
