@@ -10,7 +10,6 @@ Run it when nothing else (no training) is running on the machine.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -19,7 +18,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import header, table  # noqa: E402
+from common import header, median_time, table  # noqa: E402
 
 from huenet.checkpoints import load_model  # noqa: E402
 from huenet.export import onnx_session  # noqa: E402
@@ -28,15 +27,6 @@ from huenet.weights import default_weights_path  # noqa: E402
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
-def timed(fn, repeats):
-    fn()
-    fn()
-    ts = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
 
 
 def main() -> None:
@@ -64,10 +54,10 @@ def main() -> None:
             with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
                 return model(x)
 
-        res["torch fp32"] = timed(torch_fp32, args.repeats)
-        res["torch bf16 (autocast)"] = timed(torch_bf16, args.repeats)
+        res["torch fp32"] = median_time(torch_fp32, args.repeats)
+        res["torch bf16 (autocast)"] = median_time(torch_bf16, args.repeats)
         for name, s in sessions.items():
-            res[name] = timed(lambda s=s: s.run(None, {"L": L.numpy()}), args.repeats)
+            res[name] = median_time(lambda s=s: s.run(None, {"L": L.numpy()}), args.repeats)
         base = res["torch fp32"]
         for name, t in res.items():
             rows.append({"L": f"{hw[0]}x{hw[1]}", "backend": name, "median ms": f"{t * 1000:.1f}",

@@ -22,7 +22,6 @@ Run it when nothing else (no training) is running on the machine.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from contextlib import nullcontext
@@ -34,7 +33,7 @@ from PIL import Image
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import header, matmul_gflops, model_flops, table  # noqa: E402
+from common import header, matmul_gflops, median_time, model_flops, table  # noqa: E402
 
 from huenet.checkpoints import load_model  # noqa: E402
 from huenet.colorize import Colorizer, cpu_has_native_bf16  # noqa: E402
@@ -80,15 +79,6 @@ class ECCV16(nn.Module):
         return F.interpolate(ab, scale_factor=4, mode="bilinear", align_corners=False)[..., :h, :w]
 
 
-def timed(fn, repeats: int) -> float:
-    fn()
-    fn()
-    ts = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
 
 
 def main() -> None:
@@ -123,9 +113,9 @@ def main() -> None:
                 with torch.inference_mode(), ctx():
                     m(x)
 
-            t_net = timed(net, args.repeats)
+            t_net = median_time(net, args.repeats)
             c = Colorizer(model, size=size, device="cpu", precision=prec, meta=meta if "huenet" in name else {})
-            t_e2e = timed(lambda: c.colorize(photo), args.repeats)
+            t_e2e = median_time(lambda: c.colorize(photo), args.repeats)
             rows.append({"precision": prec, "model": name, "GFLOP": flops / 1e9, "net ms": t_net * 1e3,
                          "net GFLOP/s": flops / t_net / 1e9, "of matmul peak": flops / t_net / 1e9 / peaks[prec],
                          "e2e ms": t_e2e * 1e3, "e2e img/s": 1 / t_e2e})
