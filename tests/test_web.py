@@ -221,3 +221,28 @@ def test_browser_upload_shows_colorized_photo(server):
             assert "not an image" in page.inner_text("#status")
             page.close()
         browser.close()
+
+
+def test_hints_travel_as_json_beside_the_file(client):
+    """`hints` in the form: the API colorizes with them; bad hints are 422 with the reason."""
+    import json
+
+    from skimage import color as skc
+
+    photo = PHOTO.read_bytes()
+    src = np.asarray(Image.open(PHOTO).convert("RGB"))
+    L = skc.rgb2lab(src / 255.0)[..., 0]
+    x, y = 80, 60
+    hint_rgb = np.clip(skc.lab2rgb(np.array([[[L[y, x], 30, 25]]]))[0, 0] * 255, 0, 255).round().astype(int)
+    hints = [{"x": x, "y": y, "color": "#%02x%02x%02x" % tuple(hint_rgb), "radius": 3}]
+    r = client.post("/api/colorize", files={"file": ("x.jpg", photo)}, data={"hints": json.dumps(hints)})
+    assert r.status_code == 200, r.text
+    ab = skc.rgb2lab(np.asarray(Image.open(io.BytesIO(r.content)).convert("RGB")) / 255.0)[y, x, 1:]
+    want = skc.rgb2lab(hint_rgb[None, None] / 255.0)[0, 0, 1:]
+    assert np.linalg.norm(ab - want) < 10, (ab, want)
+    for bad, msg in ((json.dumps([{"x": 1}]), "x, y, color"), ("not json", "not valid JSON"),
+                     (json.dumps([{"x": 99999, "y": 1, "color": "#ff0000"}]), "outside the photo"),
+                     (json.dumps([{"x": 1, "y": 1, "color": "red"}]), "expected X,Y")):
+        r = client.post("/api/colorize", files={"file": ("x.jpg", photo)}, data={"hints": bad})
+        assert_clean_error(r, 422)
+        assert msg in r.json()["error"]

@@ -134,6 +134,8 @@ def create_app(colorizer: Colorizer, settings: ServerSettings = ServerSettings()
                                 "0.05 (bold) to 2 (muted); default the model's"},
                 "restraint": {"type": "number", "description": "classification models: 0 (none) to 5; less "
                               "color where the likely colors disagree in hue; default the model's"},
+                "hints": {"type": "string", "description": "color hints, JSON: "
+                          '[{"x": 120, "y": 340, "color": "#c03020", "radius": 4}] (photo pixels)'},
                 "format": {"type": "string", "enum": ["png", "jpeg"]}}}},
             "image/*": {"schema": {"type": "string", "format": "binary"}}}}},
     )
@@ -163,8 +165,9 @@ def create_app(colorizer: Colorizer, settings: ServerSettings = ServerSettings()
                                           fields.get("temperature") or request.query_params.get("temperature"))
             restraint = _decode_setting(colorizer, "restraint", 0.0, 5.0,
                                         fields.get("restraint") or request.query_params.get("restraint"))
+            points = _hint_points(fields.get("hints"))
             out = await anyio.to_thread.run_sync(_colorize_bytes, colorizer, data, size, fmt, settings.max_pixels,
-                                                 temperature, restraint, limiter=limiter)
+                                                 temperature, restraint, points, limiter=limiter)
             return Response(out, media_type=f"image/{fmt}", headers={"Cache-Control": "no-store"})
         finally:
             async with lock:
@@ -188,13 +191,36 @@ def _decode_setting(colorizer: Colorizer, name: str, low: float, high: float, te
     return v
 
 
+def _hint_points(text: str | None) -> list:
+    """The request's color hints: a JSON list of {x, y, color, radius} (photo pixels), or none."""
+    if not text:
+        return []
+    from ..hints import MAX_HINTS, HintError, load_json_points
+
+    try:
+        points = load_json_points(text)
+    except HintError as e:
+        raise ApiError(422, str(e)) from None
+    if len(points) > MAX_HINTS:
+        raise ApiError(422, f"{len(points)} hints: at most {MAX_HINTS} per photo")
+    return points
+
+
 def _colorize_bytes(colorizer: Colorizer, data: bytes, size: int, fmt: str, max_pixels: int,
-                    temperature: float | None = None, restraint: float | None = None) -> bytes:
+                    temperature: float | None = None, restraint: float | None = None, points=()) -> bytes:
     try:
         photo = load_photo(data, max_pixels=max_pixels)
     except ImageLoadError as e:
         raise ApiError(_IMAGE_ERRORS.get(e.kind, 422), e.reason) from None
-    result = colorizer.colorize_photos([photo], size=size, temperature=temperature, restraint=restraint)[0]
+    if points:
+        from ..hints import HintError
+
+        try:
+            result = colorizer.colorize_hinted(photo, points, size=size, temperature=temperature, restraint=restraint)
+        except HintError as e:  # e.g. a point outside the photo
+            raise ApiError(422, str(e)) from None
+    else:
+        result = colorizer.colorize_photos([photo], size=size, temperature=temperature, restraint=restraint)[0]
     buf = io.BytesIO()
     if fmt == "jpeg":
         result.convert("RGB").save(buf, "JPEG", quality=92)
