@@ -246,3 +246,49 @@ def test_hints_travel_as_json_beside_the_file(client):
         r = client.post("/api/colorize", files={"file": ("x.jpg", photo)}, data={"hints": bad})
         assert_clean_error(r, 422)
         assert msg in r.json()["error"]
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (apt-get install -y chromium)")
+def test_browser_hints_put_their_colors_where_clicked(server):
+    """Upload, place two points of different colors, get back an image whose color near each point
+    is within Delta E 10 (in a, b: the photo keeps its own L) of its hint."""
+    from playwright.sync_api import sync_playwright
+
+    src = np.asarray(Image.open(PHOTO).convert("RGB"))
+    L = skcolor.rgb2lab(src / 255.0)[..., 0]
+    h, w = L.shape
+    points = [(w // 4, h // 3), (3 * w // 4, 2 * h // 3)]
+    colors = []
+    for (x, y), (a, b) in zip(points, ((30, 25), (-15, -30))):  # displayable at the photo's L there
+        rgb = np.clip(skcolor.lab2rgb(np.array([[[L[y, x], a, b]]]))[0, 0] * 255, 0, 255).round().astype(int)
+        colors.append("#%02x%02x%02x" % tuple(rgb))
+    read_pixel = """([x, y]) => { const img = document.getElementById('result'); const c = document.createElement('canvas');
+        c.width = img.naturalWidth; c.height = img.naturalHeight; const g = c.getContext('2d'); g.drawImage(img, 0, 0);
+        return Array.from(g.getImageData(x, y, 1, 1).data.slice(0, 3)); }"""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1000, "height": 900})
+        page.goto(server + "/")
+        page.set_input_files("#file", str(PHOTO))
+        page.wait_for_function("document.getElementById('result').dataset.ready === '1'", timeout=60_000)
+        page.check("#hint-mode")
+        box = page.locator("#compare").bounding_box()
+        for (x, y), color in zip(points, colors):
+            page.fill("#hint-color", color)
+            before = page.get_attribute("#download", "href")
+            page.mouse.click(box["x"] + (x + 0.5) / w * box["width"], box["y"] + (y + 0.5) / h * box["height"])
+            page.wait_for_function(f"document.getElementById('download').href !== {before!r} && "
+                                   "document.getElementById('result').dataset.ready === '1'", timeout=60_000)
+        assert page.inner_text("#hint-count") == "2 hints"
+        for (x, y), color in zip(points, colors):
+            got = np.array(page.evaluate(read_pixel, [x, y]), dtype=float)
+            ab = skcolor.rgb2lab(got[None, None] / 255.0)[0, 0, 1:]
+            want = skcolor.rgb2lab(np.array([[[int(color[i:i + 2], 16) for i in (1, 3, 5)]]]) / 255.0)[0, 0, 1:]
+            assert np.linalg.norm(ab - want) < 10, ((x, y), ab, want)
+        page.screenshot(path=str(REPO / "test-artifacts" / "web-hints.png"), full_page=True)
+        # undo takes the last point away and colorizes again
+        before = page.get_attribute("#download", "href")
+        page.click("#hint-undo")
+        page.wait_for_function(f"document.getElementById('download').href !== {before!r}", timeout=60_000)
+        assert page.inner_text("#hint-count") == "1 hint"
+        browser.close()
