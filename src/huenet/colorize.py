@@ -376,15 +376,25 @@ class Colorizer:
         points = [h if isinstance(h, H.Point) else H.parse_point(str(h)) for h in hints]
         px = torch.from_numpy(photo.pixels).permute(2, 0, 1)[None]
         n, _, height, width = px.shape
-        hint_map = H.rasterise(points, height, width, hint_image)
+        hint_map = H.rasterise(points, height, width, hint_image)  # checked before any work
         L = self.lightness(px.to(self.device))
         ab_small = self.predict_ab_small(L, size, temperature, restraint)
         wh, ww = ab_small.shape[-2:]
-        L_small = F.interpolate(L, size=(wh, ww), mode="bilinear", align_corners=False, antialias=True)
-        hint_ab, weight = H.to_working_size(hint_map, (wh, ww))
+        # the solve runs on a grid of at most H.SOLVE_PIXELS (its LU grows faster than the pixels);
+        # the change the hints make is then resized to the working size and added to the network's ab
+        k = min(1.0, (H.SOLVE_PIXELS / (wh * ww)) ** 0.5)
+        sh, sw = max(8, round(wh * k)), max(8, round(ww * k))
+        L_solve = F.interpolate(L, size=(sh, sw), mode="bilinear", align_corners=False, antialias=True)
+        net_solve = F.interpolate(ab_small, size=(sh, sw), mode="bilinear", align_corners=False, antialias=True)
+        hint_ab, weight = H.to_working_size(hint_map, (sh, sw))
         use_prior = H.DEFAULT_PRIOR if prior is None else prior
-        ab = H.propagate(L_small[0, 0].cpu(), ab_small[0].cpu() if use_prior > 0 else None, hint_ab, weight,
-                         prior=use_prior or H.DEFAULT_PRIOR)
+        solved = H.propagate(L_solve[0, 0].cpu(), net_solve[0].cpu() if use_prior > 0 else None, hint_ab, weight,
+                             prior=use_prior or H.DEFAULT_PRIOR)
+        if use_prior > 0:
+            change = solved[None].to(ab_small.device) - net_solve
+            ab = ab_small[0] + F.interpolate(change, size=(wh, ww), mode="bilinear", align_corners=False)[0]
+        else:
+            ab = F.interpolate(solved[None], size=(wh, ww), mode="bilinear", align_corners=False)[0]
         u8 = self.to_srgb_u8(L, ab[None].to(self.device)).permute(0, 2, 3, 1).cpu().numpy()
         return pil_from_u8(u8[0], photo.alpha)
 
