@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import torch
 import pytest
 from PIL import Image
 from skimage import color as skcolor
@@ -142,3 +143,20 @@ def test_command_line_hints(tmp_path):
         assert not target.exists()  # nothing written
     r = run_cli("colorize", src, src, "-o", tmp_path / "o", "--hint", f"1,1,{RED}")
     assert r.returncode == 2 and "one photo" in r.stderr
+
+
+def test_points_reach_the_solve_grid_as_a_full_raster_would():
+    """The fast path (only the hinted pixels) gives the grid a pooled full-resolution raster gives,
+    up to where a cell's edge falls."""
+    from huenet.hints import points_to_grid, to_working_size
+
+    pts = [Point(10.0, 12.0, (200, 40, 30), 3.0), Point(300.5, 170.0, (30, 90, 200), 6.0), Point(150, 5, (20, 160, 40), 0)]
+    full_ab, full_w = to_working_size(rasterise(pts, 240, 360), (48, 72))
+    fast_ab, fast_w = points_to_grid(pts, 240, 360, (48, 72))
+    assert abs(full_w.sum().item() - fast_w.sum().item()) < 0.05 * full_w.sum().item()
+    for p in pts:  # the cell under each point carries the point's color in both
+        cy, cx = int(p.y * 48 / 240), int(p.x * 72 / 360)
+        assert fast_w[cy, cx] > 0 and full_w[cy, cx] > 0
+        assert torch.allclose(fast_ab[:, cy, cx], full_ab[:, cy, cx], atol=1.0)
+    with pytest.raises(HintError, match="outside the photo"):
+        points_to_grid([Point(360, 1, (0, 0, 0))], 240, 360, (48, 72))

@@ -376,7 +376,10 @@ class Colorizer:
         points = [h if isinstance(h, H.Point) else H.parse_point(str(h)) for h in hints]
         px = torch.from_numpy(photo.pixels).permute(2, 0, 1)[None]
         n, _, height, width = px.shape
-        hint_map = H.rasterise(points, height, width, hint_image)  # checked before any work
+        if hint_image is not None:  # checked before any work
+            hint_map = H.rasterise(points, height, width, hint_image)
+        else:
+            H.points_to_grid(points, height, width, (1, 1))  # the same checks, before any work
         L = self.lightness(px.to(self.device))
         ab_small = self.predict_ab_small(L, size, temperature, restraint)
         wh, ww = ab_small.shape[-2:]
@@ -386,7 +389,10 @@ class Colorizer:
         sh, sw = max(8, round(wh * k)), max(8, round(ww * k))
         L_solve = F.interpolate(L, size=(sh, sw), mode="bilinear", align_corners=False, antialias=True)
         net_solve = F.interpolate(ab_small, size=(sh, sw), mode="bilinear", align_corners=False, antialias=True)
-        hint_ab, weight = H.to_working_size(hint_map, (sh, sw))
+        if hint_image is not None:
+            hint_ab, weight = H.to_working_size(hint_map, (sh, sw))
+        else:
+            hint_ab, weight = H.points_to_grid(points, height, width, (sh, sw))
         use_prior = H.DEFAULT_PRIOR if prior is None else prior
         solved = H.propagate(L_solve[0, 0].cpu(), net_solve[0].cpu() if use_prior > 0 else None, hint_ab, weight,
                              prior=use_prior or H.DEFAULT_PRIOR)

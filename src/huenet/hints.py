@@ -134,6 +134,45 @@ def rasterise(points: Sequence[Point], height: int, width: int, hint_image: str 
     return HintMap(torch.from_numpy(ab), torch.from_numpy(mask))
 
 
+def points_to_grid(points: Sequence[Point], height: int, width: int, size: tuple[int, int],
+                   max_hints: int = MAX_HINTS) -> tuple[torch.Tensor, torch.Tensor]:
+    """``rasterise`` then ``to_working_size`` for points alone, touching only the hinted pixels (a
+    12 MP raster cost ~50 ms to make and pool): each pixel of each disk falls in the grid cell that
+    contains it; ab is the mean of a cell's hinted pixels, weight their share of the cell."""
+    if len(points) > max_hints:
+        raise HintError(f"{len(points)} hints: at most {max_hints} per photo")
+    h, w = size
+    if not points:
+        return torch.zeros(2, h, w), torch.zeros(h, w)
+    colors = _rgb_to_ab(np.array([p.rgb for p in points], np.uint8))
+    where, values = [], []
+    for p, c in zip(points, colors):
+        if not (0 <= p.x < width and 0 <= p.y < height):
+            raise HintError(f"hint at ({p.x:g}, {p.y:g}) is outside the photo ({width} x {height} pixels)")
+        if p.radius < 0 or p.radius > max(height, width):
+            raise HintError(f"hint at ({p.x:g}, {p.y:g}): radius {p.radius:g} is not a size in this photo")
+        r = max(p.radius, 0.5)
+        y0, y1 = max(0, int(p.y - r)), min(height, int(p.y + r) + 1)
+        x0, x1 = max(0, int(p.x - r)), min(width, int(p.x + r) + 1)
+        yy, xx = np.mgrid[y0:y1, x0:x1]
+        disk = (xx - p.x) ** 2 + (yy - p.y) ** 2 <= r ** 2
+        disk[int(p.y) - y0, int(p.x) - x0] = True
+        idx = (yy[disk] * width + xx[disk]).astype(np.int64)
+        where.append(idx)
+        values.append(np.repeat(c[None], len(idx), axis=0))
+    idx, ab = np.concatenate(where), np.concatenate(values)
+    _, last = np.unique(idx[::-1], return_index=True)  # a pixel two disks share: the later hint, as rasterise
+    keep = len(idx) - 1 - last
+    idx, ab = idx[keep], ab[keep]
+    cell = (idx // width * h // height) * w + (idx % width * w // width)
+    count = np.bincount(cell, minlength=h * w)
+    sums = np.stack([np.bincount(cell, weights=ab[:, k], minlength=h * w) for k in range(2)])
+    weight = count / ((height / h) * (width / w))
+    mean = sums / np.maximum(count, 1)
+    return (torch.from_numpy(mean.reshape(2, h, w)).float(),
+            torch.from_numpy(np.minimum(weight, 1.0).reshape(h, w)).float())
+
+
 def _hint_image(path: str | os.PathLike, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
     from PIL import Image, UnidentifiedImageError
 
