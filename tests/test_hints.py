@@ -160,3 +160,35 @@ def test_points_reach_the_solve_grid_as_a_full_raster_would():
         assert torch.allclose(fast_ab[:, cy, cx], full_ab[:, cy, cx], atol=1.0)
     with pytest.raises(HintError, match="outside the photo"):
         points_to_grid([Point(360, 1, (0, 0, 0))], 240, 360, (48, 72))
+
+
+def test_strokes_are_the_points_along_them(colorizer, tmp_path):
+    from huenet.hints import parse_stroke, stroke_points
+
+    pts = parse_stroke("10,20:60,20:60,50,#2f6b2a,4")
+    assert pts[0] == Point(10, 20, (0x2f, 0x6b, 0x2a), 4) and pts[-1] == Point(60, 50, (0x2f, 0x6b, 0x2a), 4)
+    gaps = [np.hypot(b.x - a.x, b.y - a.y) for a, b in zip(pts, pts[1:])]
+    assert max(gaps) <= 2.0 + 1e-9  # at most half a brush apart: the whole stroke holds its color
+    assert len(stroke_points([(5, 5)], (1, 2, 3))) == 1
+    json_pts = load_json_points(json.dumps([{"stroke": [[10, 20], [60, 20], [60, 50]], "color": "#2f6b2a", "radius": 4}]))
+    assert json_pts == pts
+    for bad in ("10,20:60,#2f6b2a", "10,20:60,20", "a,b:1,2,#ff0000"):
+        with pytest.raises(HintError, match="expected X1,Y1:X2,Y2"):
+            parse_stroke(bad)
+    with pytest.raises(HintError, match="list of \\[x, y\\] pairs"):
+        load_json_points('[{"stroke": [1, 2], "color": "#ff0000"}]')
+    # a stroke across a flat gray photo colors the region it crosses
+    gray = Image.fromarray(np.full((120, 160), 128, np.uint8))
+    out = colorizer.colorize(gray, hints=pts)
+    want = skcolor.rgb2lab(np.array([[[0x2f, 0x6b, 0x2a]]]) / 255.0)[0, 0, 1:]
+    assert np.linalg.norm(ab_of(out)[20, 35] - want) < 12
+
+
+def test_command_line_strokes(tmp_path):
+    src = sorted((DATA / "bsds500" / "test").glob("*.jpg"))[4]
+    out = tmp_path / "stroked.png"
+    r = run_cli("colorize", src, "-o", out, "--stroke", "40,40:120,40,#3060a0,3")
+    assert r.returncode == 0, r.stderr
+    assert Image.open(out).size == Image.open(src).size
+    r = run_cli("colorize", src, "-o", tmp_path / "bad.png", "--stroke", "40,40:600,40,#3060a0")
+    assert r.returncode == 2 and "outside the photo" in r.stderr and not (tmp_path / "bad.png").exists()

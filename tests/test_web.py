@@ -292,3 +292,42 @@ def test_browser_hints_put_their_colors_where_clicked(server):
         page.wait_for_function(f"document.getElementById('download').href !== {before!r}", timeout=60_000)
         assert page.inner_text("#hint-count") == "1 hint"
         browser.close()
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (apt-get install -y chromium)")
+def test_browser_drag_draws_a_stroke(server):
+    from playwright.sync_api import sync_playwright
+
+    src = np.asarray(Image.open(PHOTO).convert("RGB"))
+    L = skcolor.rgb2lab(src / 255.0)[..., 0]
+    h, w = L.shape
+    (x0, y0), (x1, y1) = (w // 5, h // 2), (w // 2, h // 2)
+    xm = (x0 + x1) // 2
+    rgb = np.clip(skcolor.lab2rgb(np.array([[[L[y0, xm], -20, 30]]]))[0, 0] * 255, 0, 255).round().astype(int)
+    color = "#%02x%02x%02x" % tuple(rgb)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1000, "height": 900})
+        page.goto(server + "/")
+        page.set_input_files("#file", str(PHOTO))
+        page.wait_for_function("document.getElementById('result').dataset.ready === '1'", timeout=60_000)
+        page.check("#hint-mode")
+        page.fill("#hint-color", color)
+        box = page.locator("#compare").bounding_box()
+        to_css = lambda x, y: (box["x"] + (x + 0.5) / w * box["width"], box["y"] + (y + 0.5) / h * box["height"])
+        before = page.get_attribute("#download", "href")
+        page.mouse.move(*to_css(x0, y0))
+        page.mouse.down()
+        page.mouse.move(*to_css(x1, y1), steps=20)
+        page.mouse.up()
+        page.wait_for_function(f"document.getElementById('download').href !== {before!r} && "
+                               "document.getElementById('result').dataset.ready === '1'", timeout=60_000)
+        assert page.inner_text("#hint-count") == "1 hint"
+        got = np.array(page.evaluate("""([x, y]) => { const img = document.getElementById('result');
+            const c = document.createElement('canvas'); c.width = img.naturalWidth; c.height = img.naturalHeight;
+            const g = c.getContext('2d'); g.drawImage(img, 0, 0); return Array.from(g.getImageData(x, y, 1, 1).data.slice(0, 3)); }""",
+                                     [xm, y0]), dtype=float)
+        ab = skcolor.rgb2lab(got[None, None] / 255.0)[0, 0, 1:]
+        want = skcolor.rgb2lab(rgb[None, None] / 255.0)[0, 0, 1:]
+        assert np.linalg.norm(ab - want) < 10, (ab, want)
+        browser.close()

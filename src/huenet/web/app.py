@@ -135,7 +135,8 @@ def create_app(colorizer: Colorizer, settings: ServerSettings = ServerSettings()
                 "restraint": {"type": "number", "description": "classification models: 0 (none) to 5; less "
                               "color where the likely colors disagree in hue; default the model's"},
                 "hints": {"type": "string", "description": "color hints, JSON: "
-                          '[{"x": 120, "y": 340, "color": "#c03020", "radius": 4}] (photo pixels)'},
+                          '[{"x": 120, "y": 340, "color": "#c03020", "radius": 4}, '
+                          '{"stroke": [[40, 300], [150, 330]], "color": "#2f6b2a", "radius": 4}] (photo pixels)'},
                 "format": {"type": "string", "enum": ["png", "jpeg"]}}}},
             "image/*": {"schema": {"type": "string", "format": "binary"}}}}},
     )
