@@ -14,7 +14,7 @@ from huenet.hints import (
 )
 from huenet.images import photo_from_pil
 
-from conftest import DATA, run_cli
+from conftest import DATA, hint_color_at, run_cli
 
 RED, BLUE = "#c03020", "#2050c0"
 
@@ -120,17 +120,11 @@ def test_a_hint_image_colors_its_marks(colorizer, tmp_path):
     assert np.linalg.norm(ab_of(out)[40:80, 30:50].mean((0, 1)) - want) < 12
 
 
-def _hint_at(L: float, a: float, b: float) -> str:
-    """A hint color with the photo's own lightness there (so it is displayable as the output keeps L)."""
-    rgb = np.clip(skcolor.lab2rgb(np.array([[[L, a, b]]]))[0, 0] * 255, 0, 255).round().astype(int)
-    return "#%02x%02x%02x" % tuple(rgb)
-
-
 def test_command_line_hints(tmp_path):
     src = sorted((DATA / "bsds500" / "test").glob("*.jpg"))[4]
     L = skcolor.rgb2lab(np.asarray(Image.open(src).convert("RGB")) / 255.0)[..., 0]
     out = tmp_path / "hinted.png"
-    marks = {(60, 60): _hint_at(L[60, 60], 25, 20), (200, 150): _hint_at(L[150, 200], -10, -30)}
+    marks = {(60, 60): hint_color_at(L[60, 60], 25, 20), (200, 150): hint_color_at(L[150, 200], -10, -30)}
     r = run_cli("colorize", src, "-o", out, *[a for (x, y), c in marks.items() for a in ("--hint", f"{x},{y},{c},3")])
     assert r.returncode == 0, r.stderr
     ab = ab_of(Image.open(out))
@@ -148,10 +142,10 @@ def test_command_line_hints(tmp_path):
 def test_points_reach_the_solve_grid_as_a_full_raster_would():
     """The fast path (only the hinted pixels) gives the grid a pooled full-resolution raster gives,
     up to where a cell's edge falls."""
-    from huenet.hints import points_to_grid, to_working_size
+    from huenet.hints import points_to_grid, to_grid
 
     pts = [Point(10.0, 12.0, (200, 40, 30), 3.0), Point(300.5, 170.0, (30, 90, 200), 6.0), Point(150, 5, (20, 160, 40), 0)]
-    full_ab, full_w = to_working_size(rasterise(pts, 240, 360), (48, 72))
+    full_ab, full_w = to_grid(rasterise(pts, 240, 360), (48, 72))
     fast_ab, fast_w = points_to_grid(pts, 240, 360, (48, 72))
     assert abs(full_w.sum().item() - fast_w.sum().item()) < 0.05 * full_w.sum().item()
     for p in pts:  # the cell under each point carries the point's color in both

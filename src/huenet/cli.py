@@ -248,9 +248,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     model, meta = load_model(args.model or default_weights_path())
     if args.temperature is not None:  # the graph computes the annealed mean at one fixed T
-        from .colorize import Colorizer
+        from .colorize import check_decode_settings
 
-        Colorizer.set_temperature(model, args.temperature)
+        check_decode_settings(model, args.temperature, None)
+        model.temperature = args.temperature
         meta = {**meta, "config": {**meta.get("config", {}), "temperature": args.temperature}}
     path = export_onnx(model, args.output, meta)
     print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB; inputs L: N x 1 x H x W, any N, H, W)")

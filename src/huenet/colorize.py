@@ -120,13 +120,10 @@ class Colorizer:
         self.band_pixels = band_pixels or (1 << 18 if self.device.type == "cpu" else 1 << 22)
         self.meta = meta
         self.backend = backend
-        if temperature is not None:
-            self.set_temperature(model, temperature)
+        check_decode_settings(model, temperature, restraint)
+        if temperature is not None:  # the model's defaults from now on (per-call values override them)
+            model.temperature = float(temperature)
         if restraint is not None:
-            if model is None or not hasattr(model, "ab_bins"):
-                raise ValueError("--restraint needs a classification model (output 'bins')")
-            if not 0 <= restraint <= 10:
-                raise ValueError(f"restraint must be between 0 and 10, not {restraint}")
             model.restraint = float(restraint)
         # the network's arithmetic; the color math around it always runs in fp32
         self.precision = pick_precision(precision, self.device) if backend == "torch" else "fp32"
@@ -146,7 +143,6 @@ class Colorizer:
         # the fused full-resolution color path (numba, CPU): None = where numba is installed and the
         # photo has at least fused.MIN_PIXELS; True = always on the CPU (an error without numba); False = never
         self.fused = fused
-        self._fused_min_pixels = 0 if fused else FUSED_MIN_PIXELS
         self._runner = runner or self._run_torch
 
     @property
@@ -154,22 +150,13 @@ class Colorizer:
         return getattr(self.model, "restraint", None) if self.model is not None else None
 
     def _use_fused(self, L: torch.Tensor) -> bool:
-        if self.fused is False or L.device.type != "cpu" or L.shape[-2] * L.shape[-1] < self._fused_min_pixels:
+        if self.fused is False or L.device.type != "cpu":
             return False
+        if self.fused:
+            return True
         from . import fused
 
-        return fused.available() if self.fused is None else True
-
-    @staticmethod
-    def set_temperature(model: torch.nn.Module | None, temperature: float) -> None:
-        """The annealed mean's T for a classification model: lower is more vivid (the distribution's
-        mode), 1 is its mean (muted, like MSE). Models that predict ab directly have no T."""
-        if model is None or not hasattr(model, "ab_bins"):
-            raise ValueError("--temperature needs a classification model (output 'bins'); this model predicts "
-                             "ab directly: use --saturation to change its colorfulness")
-        if not 0.01 <= temperature <= 10:
-            raise ValueError(f"temperature must be between 0.01 and 10, not {temperature}")
-        model.temperature = float(temperature)
+        return L.shape[-2] * L.shape[-1] >= FUSED_MIN_PIXELS and fused.available()
 
     @property
     def temperature(self) -> float | None:
@@ -212,8 +199,11 @@ class Colorizer:
                        compile=compile, temperature=temperature, flip=flip, restraint=restraint, fused=fused)
         from .export import onnx_runner
 
-        if temperature is not None:
-            cls.set_temperature(model, temperature)
+        check_decode_settings(model, temperature, restraint)
+        if temperature is not None:  # built into the graph the onnxruntime runner exports
+            model.temperature = float(temperature)
+        if restraint is not None:
+            model.restraint = float(restraint)
         return cls(model.cpu(), size=size, device="cpu", meta=meta, backend=backend, runner=onnx_runner(model, meta),
                    saturation=saturation)
 
@@ -236,17 +226,9 @@ class Colorizer:
         return self._net(L, **kw).contiguous()
 
     def _check_decode(self, temperature: float | None, restraint: float | None) -> None:
-        if temperature is None and restraint is None:
-            return
-        if self.backend != "torch":
+        if (temperature is not None or restraint is not None) and self.backend != "torch":
             raise ValueError("an exported (ONNX) model has its temperature and restraint built in")
-        if not hasattr(self.model, "ab_bins"):
-            raise ValueError("temperature and restraint need a classification model (output 'bins'); this model "
-                             "predicts ab directly: use saturation to change its colorfulness")
-        if temperature is not None and not 0.01 <= temperature <= 10:
-            raise ValueError(f"temperature must be between 0.01 and 10, not {temperature}")
-        if restraint is not None and not 0 <= restraint <= 10:
-            raise ValueError(f"restraint must be between 0 and 10, not {restraint}")
+        check_decode_settings(self.model, temperature, restraint)
 
     @torch.inference_mode()
     def predict_ab_small(self, L: torch.Tensor, size: int | None = None, temperature: float | None = None,
@@ -375,27 +357,24 @@ class Colorizer:
 
         points = [h if isinstance(h, H.Point) else H.parse_point(str(h)) for h in hints]
         px = torch.from_numpy(photo.pixels).permute(2, 0, 1)[None]
-        n, _, height, width = px.shape
-        if hint_image is not None:  # checked before any work
-            hint_map = H.rasterise(points, height, width, hint_image)
-        else:
-            H.points_to_grid(points, height, width, (1, 1))  # the same checks, before any work
-        L = self.lightness(px.to(self.device))
-        ab_small = self.predict_ab_small(L, size, temperature, restraint)
-        wh, ww = ab_small.shape[-2:]
+        height, width = px.shape[-2:]
+        wh, ww = working_size(height, width, size or self.size)
         # the solve runs on a grid of at most H.SOLVE_PIXELS (its LU grows faster than the pixels);
         # the change the hints make is then resized to the working size and added to the network's ab
         k = min(1.0, (H.SOLVE_PIXELS / (wh * ww)) ** 0.5)
         sh, sw = max(8, round(wh * k)), max(8, round(ww * k))
-        L_solve = F.interpolate(L, size=(sh, sw), mode="bilinear", align_corners=False, antialias=True)
-        net_solve = F.interpolate(ab_small, size=(sh, sw), mode="bilinear", align_corners=False, antialias=True)
+        # the hints on that grid, checked before any other work
         if hint_image is not None:
-            hint_ab, weight = H.to_working_size(hint_map, (sh, sw))
+            hint_ab, weight = H.to_grid(H.rasterise(points, height, width, hint_image), (sh, sw))
         else:
             hint_ab, weight = H.points_to_grid(points, height, width, (sh, sw))
+        L = self.lightness(px.to(self.device))
+        ab_small = self.predict_ab_small(L, size, temperature, restraint)
+        L_solve = F.interpolate(L, size=(sh, sw), mode="bilinear", align_corners=False, antialias=True)
+        net_solve = F.interpolate(ab_small, size=(sh, sw), mode="bilinear", align_corners=False, antialias=True)
         use_prior = H.DEFAULT_PRIOR if prior is None else prior
         solved = H.propagate(L_solve[0, 0].cpu(), net_solve[0].cpu() if use_prior > 0 else None, hint_ab, weight,
-                             prior=use_prior or H.DEFAULT_PRIOR)
+                             prior=use_prior)
         if use_prior > 0:
             change = solved[None].to(ab_small.device) - net_solve
             ab = ab_small[0] + F.interpolate(change, size=(wh, ww), mode="bilinear", align_corners=False)[0]
@@ -422,6 +401,20 @@ class Colorizer:
         px = _read_only_view(np.ascontiguousarray(a)).permute(0, 3, 1, 2)
         u8 = self.colorize_rgb(px, as_uint8=True).permute(0, 2, 3, 1).cpu().numpy()
         return u8 if batched else u8[0]
+
+
+def check_decode_settings(model: torch.nn.Module | None, temperature: float | None, restraint: float | None) -> None:
+    """Temperature (the annealed mean's T: lower is bolder, 1 the muted mean) and restraint apply
+    to classification models only, within sane ranges; anything else is a clear error."""
+    if temperature is None and restraint is None:
+        return
+    if model is None or not hasattr(model, "ab_bins"):
+        raise ValueError("temperature and restraint need a classification model (output 'bins'); this model "
+                         "predicts ab directly: use --saturation to change its colorfulness")
+    if temperature is not None and not 0.01 <= temperature <= 10:
+        raise ValueError(f"temperature must be between 0.01 and 10, not {temperature}")
+    if restraint is not None and not 0 <= restraint <= 10:
+        raise ValueError(f"restraint must be between 0 and 10, not {restraint}")
 
 
 def _lightness(px: torch.Tensor) -> torch.Tensor:

@@ -65,11 +65,17 @@ def parse_point(text: str) -> Point:
         raise HintError(f"hint {text!r}: expected X,Y,#RRGGBB[,RADIUS] (photo pixels, e.g. 120,340,#c03020)")
     x, y, hexrgb, radius = m.groups()
     try:
-        x, y, r = float(x), float(y), float(radius or 0)
+        return Point(float(x), float(y), _hex_rgb(hexrgb), float(radius or 0))
     except ValueError:
         raise HintError(f"hint {text!r}: X, Y and RADIUS must be numbers") from None
-    rgb = tuple(int(hexrgb[i:i + 2], 16) for i in (0, 2, 4))
-    return Point(x, y, rgb, r)  # type: ignore[arg-type]
+
+
+def _hex_rgb(color: str) -> tuple[int, int, int]:
+    """``"#c03020"`` or ``"c03020"`` -> (192, 48, 32); ValueError otherwise."""
+    c = color.strip().lstrip("#")
+    if len(c) != 6:
+        raise ValueError(f"not a #rrggbb color: {color!r}")
+    return tuple(int(c[i:i + 2], 16) for i in (0, 2, 4))  # type: ignore[return-value]
 
 
 def point_from_dict(d: dict) -> Point:
@@ -103,10 +109,9 @@ def parse_stroke(text: str) -> list[Point]:
         path = [tuple(float(v) for v in xy.split(",")) for xy in coords.split(":")]
         if any(len(xy) != 2 for xy in path):
             raise ValueError
-        first = parse_point(f"{path[0][0]},{path[0][1]},#{color},{radius or 2}")
+        return stroke_points(path, _hex_rgb(color), float(radius or 2))
     except ValueError:
         raise HintError(f"stroke {text!r}: expected X1,Y1:X2,Y2:...,#RRGGBB[,RADIUS] (photo pixels)") from None
-    return stroke_points(path, first.rgb, first.radius)
 
 
 def point_to_dict(p: Point) -> dict:
@@ -121,10 +126,6 @@ class HintMap:
     ab: torch.Tensor
     mask: torch.Tensor
 
-    @property
-    def count(self) -> int:
-        return int(self.mask.sum())
-
 
 def _rgb_to_ab(rgb: np.ndarray) -> np.ndarray:
     """``K x 3`` uint8 sRGB -> ``K x 2`` ab."""
@@ -134,62 +135,60 @@ def _rgb_to_ab(rgb: np.ndarray) -> np.ndarray:
     return rgb_to_lab(t)[1:].reshape(2, -1).T.numpy()
 
 
+def _disks(points: Sequence[Point], height: int, width: int, max_hints: int):
+    """Check the points against the photo and yield, per point, (y0, x0, disk, ab): the box of
+    its disk (``disk`` a bool array over rows y0.., columns x0..) and its color's ab."""
+    if len(points) > max_hints:
+        raise HintError(f"{len(points)} hints: at most {max_hints} per photo")
+    for p in points:  # all checked before any is drawn
+        if not (0 <= p.x < width and 0 <= p.y < height):
+            raise HintError(f"hint at ({p.x:g}, {p.y:g}) is outside the photo ({width} x {height} pixels)")
+        if p.radius < 0 or p.radius > max(height, width):
+            raise HintError(f"hint at ({p.x:g}, {p.y:g}): radius {p.radius:g} is not a size in this photo")
+    if not points:
+        return
+    colors = _rgb_to_ab(np.array([p.rgb for p in points], np.uint8))
+    for p, c in zip(points, colors):
+        r = max(p.radius, 0.5)
+        y0, y1 = max(0, int(p.y - r)), min(height, int(p.y + r) + 1)  # the disk's box only
+        x0, x1 = max(0, int(p.x - r)), min(width, int(p.x + r) + 1)
+        yy, xx = np.mgrid[y0:y1, x0:x1]
+        disk = (xx - p.x) ** 2 + (yy - p.y) ** 2 <= r ** 2
+        disk[int(p.y) - y0, int(p.x) - x0] = True  # at least the pixel the point is in
+        yield y0, x0, disk, c
+
+
 def rasterise(points: Sequence[Point], height: int, width: int, hint_image: str | os.PathLike | None = None,
               max_hints: int = MAX_HINTS) -> HintMap:
     """Points (and a hint image's marks) -> a ``HintMap`` of the photo's size. Bad hints raise
     ``HintError`` naming the hint and the problem."""
-    if len(points) > max_hints:
-        raise HintError(f"{len(points)} hints: at most {max_hints} per photo")
+    disks = list(_disks(points, height, width, max_hints))
     ab = np.zeros((2, height, width), np.float32)
     mask = np.zeros((height, width), bool)
     if hint_image is not None:
         marks_ab, marks = _hint_image(hint_image, height, width)
         ab[:, marks] = marks_ab[:, marks]
         mask |= marks
-    if points:
-        colors = _rgb_to_ab(np.array([p.rgb for p in points], np.uint8))
-        for p, c in zip(points, colors):
-            if not (0 <= p.x < width and 0 <= p.y < height):
-                raise HintError(f"hint at ({p.x:g}, {p.y:g}) is outside the photo ({width} x {height} pixels)")
-            if p.radius < 0 or p.radius > max(height, width):
-                raise HintError(f"hint at ({p.x:g}, {p.y:g}): radius {p.radius:g} is not a size in this photo")
-            r = max(p.radius, 0.5)
-            y0, y1 = max(0, int(p.y - r)), min(height, int(p.y + r) + 1)  # the disk's box only
-            x0, x1 = max(0, int(p.x - r)), min(width, int(p.x + r) + 1)
-            yy, xx = np.mgrid[y0:y1, x0:x1]
-            disk = (xx - p.x) ** 2 + (yy - p.y) ** 2 <= r ** 2
-            disk[int(p.y) - y0, int(p.x) - x0] = True
-            ab[:, y0:y1, x0:x1][:, disk] = c[:, None]
-            mask[y0:y1, x0:x1] |= disk
+    for y0, x0, disk, c in disks:
+        y1, x1 = y0 + disk.shape[0], x0 + disk.shape[1]
+        ab[:, y0:y1, x0:x1][:, disk] = c[:, None]
+        mask[y0:y1, x0:x1] |= disk
     return HintMap(torch.from_numpy(ab), torch.from_numpy(mask))
 
 
 def points_to_grid(points: Sequence[Point], height: int, width: int, size: tuple[int, int],
                    max_hints: int = MAX_HINTS) -> tuple[torch.Tensor, torch.Tensor]:
-    """``rasterise`` then ``to_working_size`` for points alone, touching only the hinted pixels (a
-    12 MP raster cost ~50 ms to make and pool): each pixel of each disk falls in the grid cell that
-    contains it; ab is the mean of a cell's hinted pixels, weight their share of the cell."""
-    if len(points) > max_hints:
-        raise HintError(f"{len(points)} hints: at most {max_hints} per photo")
+    """``to_grid(rasterise(points, ...), size)`` for points alone, touching only the hinted pixels
+    (a 12 MP raster cost ~50 ms to make and pool): each pixel of each disk falls in the grid cell
+    that contains it; ab is the mean of a cell's hinted pixels, weight their share of the cell."""
     h, w = size
-    if not points:
-        return torch.zeros(2, h, w), torch.zeros(h, w)
-    colors = _rgb_to_ab(np.array([p.rgb for p in points], np.uint8))
     where, values = [], []
-    for p, c in zip(points, colors):
-        if not (0 <= p.x < width and 0 <= p.y < height):
-            raise HintError(f"hint at ({p.x:g}, {p.y:g}) is outside the photo ({width} x {height} pixels)")
-        if p.radius < 0 or p.radius > max(height, width):
-            raise HintError(f"hint at ({p.x:g}, {p.y:g}): radius {p.radius:g} is not a size in this photo")
-        r = max(p.radius, 0.5)
-        y0, y1 = max(0, int(p.y - r)), min(height, int(p.y + r) + 1)
-        x0, x1 = max(0, int(p.x - r)), min(width, int(p.x + r) + 1)
-        yy, xx = np.mgrid[y0:y1, x0:x1]
-        disk = (xx - p.x) ** 2 + (yy - p.y) ** 2 <= r ** 2
-        disk[int(p.y) - y0, int(p.x) - x0] = True
-        idx = (yy[disk] * width + xx[disk]).astype(np.int64)
-        where.append(idx)
-        values.append(np.repeat(c[None], len(idx), axis=0))
+    for y0, x0, disk, c in _disks(points, height, width, max_hints):
+        yy, xx = np.nonzero(disk)
+        where.append((yy + y0).astype(np.int64) * width + (xx + x0))
+        values.append(np.repeat(c[None], len(yy), axis=0))
+    if not where:
+        return torch.zeros(2, h, w), torch.zeros(h, w)
     idx, ab = np.concatenate(where), np.concatenate(values)
     _, last = np.unique(idx[::-1], return_index=True)  # a pixel two disks share: the later hint, as rasterise
     keep = len(idx) - 1 - last
@@ -221,9 +220,10 @@ def _hint_image(path: str | os.PathLike, height: int, width: int) -> tuple[np.nd
     return ab, marks
 
 
-def to_working_size(hints: HintMap, size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
-    """The hints at the network's grid: (ab ``2 x h x w``, weight ``h x w`` in [0, 1], the share of
-    each working pixel that hints cover); ab is the mean of the hinted full-resolution pixels."""
+def to_grid(hints: HintMap, size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The hints on a coarser grid (``size`` = h, w; the solve grid): (ab ``2 x h x w``, weight
+    ``h x w`` in [0, 1], the share of each cell that hints cover); ab is the mean of the hinted
+    full-resolution pixels."""
     m = hints.mask.float()[None, None]
     cover = F.adaptive_avg_pool2d(m, size)[0, 0] if tuple(m.shape[-2:]) != size else m[0, 0]
     summed = F.adaptive_avg_pool2d(hints.ab[None] * m, size)[0] if tuple(m.shape[-2:]) != size else hints.ab * m[0]
@@ -308,15 +308,17 @@ def load_json_points(text: str) -> list[Point]:
     for d in data:
         if isinstance(d, dict) and "stroke" in d:
             path = d["stroke"]
-            if not isinstance(path, list) or not all(isinstance(xy, list) and len(xy) == 2 for xy in path):
+            if not isinstance(path, list) or not path or not all(isinstance(xy, list) and len(xy) == 2 for xy in path):
                 raise HintError(f"stroke {d!r}: expected a list of [x, y] pairs")
-            first = point_from_dict({"x": path[0][0] if path else 0, "y": path[0][1] if path else 0,
-                                     "color": d.get("color", ""), "radius": d.get("radius", 2)})
-            out += stroke_points([(float(x), float(y)) for x, y in path], first.rgb, first.radius)
+            try:
+                radius = float(d.get("radius", 2))
+                out += stroke_points([(float(x), float(y)) for x, y in path], _hex_rgb(str(d.get("color", ""))), radius)
+            except (TypeError, ValueError):
+                raise HintError(f"stroke {d!r}: expected [x, y] numbers, a color #rrggbb and a radius") from None
         else:
             out.append(point_from_dict(d))
     return out
 
 
 __all__ = ["Point", "HintMap", "HintError", "parse_point", "parse_points", "point_from_dict", "point_to_dict",
-           "rasterise", "to_working_size", "propagate", "levin_weights", "load_json_points", "stroke_points", "parse_stroke"]
+           "rasterise", "to_grid", "points_to_grid", "propagate", "levin_weights", "load_json_points", "stroke_points", "parse_stroke"]
