@@ -21,7 +21,7 @@ from common import header, median_time, table  # noqa: E402
 from huenet.data import EpochPlan, FolderPhotos, PackedPhotos, augment, collate_photos, lab_batch, prepare_pack  # noqa: E402
 from huenet.colorize import pick_precision  # noqa: E402
 from huenet.models import create_model  # noqa: E402
-from huenet.training import ab_loss  # noqa: E402
+from huenet.objectives import MSEObjective  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -85,11 +85,13 @@ def main() -> None:
     # bf16 autocast is what training uses where the hardware has bf16 (pick_precision); fp32 beside it
     precisions = ["fp32"] + (["bf16"] if pick_precision("auto", dev) == "bf16" else [])
 
+    objective = MSEObjective(model.scaling)  # the seed's loss, as training computes it
+
     def step(precision: str):
         ctx = torch.autocast(dev.type, dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
         with ctx:
-            pred = model(L)
-        loss = ab_loss(model, pred, ab)
+            raw = model.raw(L)
+        loss = objective.loss(raw, ab)
         opt.zero_grad()
         loss.backward()
         opt.step()

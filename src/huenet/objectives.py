@@ -1,6 +1,8 @@
 """Training objectives: what the network's output means and how it is scored against the truth.
 
-Two objectives share one small interface (``channels``, ``loss(raw, true_ab)``, ``decode(raw)``):
+Two objectives share one small interface: ``loss(raw, true_ab)`` scores the network's raw output
+(``ColorNet.raw``) against the true ab, ``state()`` is what a checkpoint keeps of the objective;
+decoding raw output to ab is the model's own (``ColorNet.decode``):
 
 - ``mse``: the seed's. The network predicts ab directly (2 channels, scaled ab / 110); the loss is
   the mean squared error. It averages plausible colors, so its colors are safe and muted.
@@ -206,20 +208,15 @@ class ClassificationObjective:
                  "soft_sigma": c.soft_sigma, "prior_sigma": c.prior_sigma, "bins": len(self.bins)})
 
 
-def prior_from_batches(batches, bins: torch.Tensor, sigma: float = PRIOR_SIGMA, device=None) -> torch.Tensor:
-    """The smoothed empirical prior of the ab in ``batches`` (an iterable of ``N x 2 x H x W`` ab)."""
+def prior_from_batches(batches, bins: torch.Tensor, sigma: float = PRIOR_SIGMA) -> torch.Tensor:
+    """The smoothed empirical prior of the ab in ``batches`` (an iterable of ``N x 2 x H x W`` ab,
+    counted on the batches' device)."""
     counts = torch.zeros(len(bins), dtype=torch.float64)
     for ab in batches:
-        counts += bin_histogram(ab.to(device) if device else ab, bins.to(device or ab.device))
+        counts += bin_histogram(ab, bins.to(ab.device))
     if counts.sum() == 0:
         raise ValueError("no pixels to estimate the ab prior from")
     return empirical_prior(counts, bins.cpu(), sigma)
-
-
-def entropy_bits(p: torch.Tensor) -> float:
-    p = p.double()
-    p = p[p > 0]
-    return float(-(p * p.log2()).sum())
 
 
 __all__ = [

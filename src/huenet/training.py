@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .checkpoints import CheckpointError, load_model, read_checkpoint, save_checkpoint
@@ -238,12 +237,6 @@ def _in_main_thread() -> bool:
     import threading
 
     return threading.current_thread() is threading.main_thread()
-
-
-def ab_loss(model: ColorNet, pred_ab: torch.Tensor, true_ab: torch.Tensor) -> torch.Tensor:
-    """MSE in the network's scaled units (ab / 110)."""
-    s = model.scaling
-    return F.mse_loss(s.normalize_ab(pred_ab.float()), s.normalize_ab(true_ab))
 
 
 class _RawOutput(nn.Module):
