@@ -40,6 +40,8 @@ from huenet.data import PackedPhotos
 from huenet.evaluate import evaluate_arrays
 from huenet.training import Trainer
 
+from gates import margins  # scripts/gates.py
+
 T0 = time.time()
 
 # name -> (model name, model config, train overrides)
@@ -60,7 +62,6 @@ CANDIDATES = {
 }
 COMPARE_T = (0.2, 0.38, 0.6, 1.0)
 FINAL_T = (0.25, 0.3, 0.38, 0.45, 0.55, 0.7, 1.0)
-GATES = {"auc": 0.01, "auc_rebalanced": 0.05, "psnr": 0.3}
 
 
 def log(*a):
@@ -76,12 +77,6 @@ def base_config(args, name: str, out: Path) -> TrainConfig:
         log_every=20, save_every=0, samples=0, progress=False, seed=0,
     )
     return dataclasses.replace(cfg, **over)
-
-
-def margins(s: dict, gray: dict) -> dict:
-    m = {k: (s[k] - gray[k] - g) / g for k, g in GATES.items()}
-    m["dcf"] = (10.0 - s["dcf"]) / 10.0
-    return m
 
 
 def score(ckpt: Path, photos: np.ndarray, names: list[str], temps, device: str, size: int, mean_ab=None) -> dict:

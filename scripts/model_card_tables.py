@@ -10,20 +10,7 @@ from pathlib import Path
 
 from huenet.evaluate import markdown_table, source_table
 
-GATES = [("auc", 0.01, "AuC"), ("auc_rebalanced", 0.05, "rebalanced AuC"), ("psnr", 0.3, "PSNR")]
-
-
-def gates(s: dict) -> list[str]:
-    m, g = s["methods"]["model"], s["methods"]["gray"]
-    out = [f"{name} {m[k] - g[k]:+.4f} vs gray (needs {d:+g}): {'pass' if m[k] - g[k] >= d else 'FAIL'}"
-           for k, d, name in GATES]
-    out.append(f"dCF {m['dcf']:.2f} (needs <= 10): {'pass' if m['dcf'] <= 10 else 'FAIL'}")
-    if "by_source" in s:
-        worst = min((v["model"]["auc"] - v["gray"]["auc"], k) for k, v in s["by_source"].items())
-        out.append(f"worst source {worst[1]} {worst[0]:+.4f} AuC vs gray (needs >= -0.005): "
-                   f"{'pass' if worst[0] >= -0.005 else 'FAIL'}")
-    return out
-
+from gates import describe  # scripts/gates.py
 
 root = Path(sys.argv[1] if len(sys.argv) > 1 else "eval/shipped")
 for folder in sorted(p for p in root.iterdir() if p.is_dir()):
@@ -35,6 +22,6 @@ for folder in sorted(p for p in root.iterdir() if p.is_dir()):
               f"{s['images']} photos, working size {s['working_size']}; ground-truth CF "
               f"{s['methods']['gray']['cf_gt']:.2f}\n")
         print(markdown_table(s) + "\n")
-        print("Gates: " + "; ".join(gates(s)) + "\n")
+        print("Gates: " + "; ".join(describe(s)) + "\n")
         if s.get("by_source"):
             print(source_table(s) + "\n")

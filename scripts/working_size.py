@@ -14,13 +14,7 @@ import json
 from huenet.colorize import Colorizer
 from huenet.evaluate import evaluate
 
-GATES = {"auc": 0.01, "auc_rebalanced": 0.05, "psnr": 0.3}
-
-
-def worst_margin(s: dict, g: dict) -> float:
-    m = [(s[k] - g[k] - d) / d for k, d in GATES.items()] + [(10.0 - s["dcf"]) / 10.0]
-    return min(m)
-
+from gates import worst_margin  # scripts/gates.py
 
 def main():
     ap = argparse.ArgumentParser()
