@@ -78,3 +78,13 @@ def bins_checkpoint(tmp_path_factory) -> Path:
                          temperature=0.5)
     torch.nn.init.normal_(model.head[-1].weight, std=1.0)
     return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "bins.safetensors", model)
+
+
+def hint_color_at(L: float, a: float, b: float) -> str:
+    """A ``#rrggbb`` hint color with lightness ``L``: displayable where the photo has that L (a
+    colorized photo keeps its own L, so only such a hint can come back as itself)."""
+    import numpy as np
+    from skimage import color as skcolor
+
+    rgb = np.clip(skcolor.lab2rgb(np.array([[[L, a, b]]]))[0, 0] * 255, 0, 255).round().astype(int)
+    return "#%02x%02x%02x" % tuple(rgb)

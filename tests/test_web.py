@@ -22,7 +22,7 @@ from skimage import color as skcolor
 from huenet.colorize import Colorizer
 from huenet.web.app import ServerSettings, create_app, model_description
 
-from conftest import DATA, REPO
+from conftest import DATA, REPO, hint_color_at
 
 PHOTO = sorted((DATA / "bsds500" / "test").glob("*.jpg"))[7]
 
@@ -233,8 +233,9 @@ def test_hints_travel_as_json_beside_the_file(client):
     src = np.asarray(Image.open(PHOTO).convert("RGB"))
     L = skc.rgb2lab(src / 255.0)[..., 0]
     x, y = 80, 60
-    hint_rgb = np.clip(skc.lab2rgb(np.array([[[L[y, x], 30, 25]]]))[0, 0] * 255, 0, 255).round().astype(int)
-    hints = [{"x": x, "y": y, "color": "#%02x%02x%02x" % tuple(hint_rgb), "radius": 3}]
+    color = hint_color_at(L[y, x], 30, 25)
+    hint_rgb = np.array([int(color[i:i + 2], 16) for i in (1, 3, 5)])
+    hints = [{"x": x, "y": y, "color": color, "radius": 3}]
     r = client.post("/api/colorize", files={"file": ("x.jpg", photo)}, data={"hints": json.dumps(hints)})
     assert r.status_code == 200, r.text
     ab = skc.rgb2lab(np.asarray(Image.open(io.BytesIO(r.content)).convert("RGB")) / 255.0)[y, x, 1:]
@@ -248,6 +249,24 @@ def test_hints_travel_as_json_beside_the_file(client):
         assert msg in r.json()["error"]
 
 
+def _photo_in_hint_mode(browser, server: str):
+    """A page with PHOTO uploaded, colorized, and the hint mode on."""
+    page = browser.new_page(viewport={"width": 1000, "height": 900})
+    page.goto(server + "/")
+    page.set_input_files("#file", str(PHOTO))
+    page.wait_for_function("document.getElementById('result').dataset.ready === '1'", timeout=60_000)
+    page.check("#hint-mode")
+    return page
+
+
+def _result_pixel(page, x: int, y: int) -> np.ndarray:
+    """RGB of the colorized photo on the page at photo pixel (x, y), read through a canvas."""
+    return np.array(page.evaluate("""([x, y]) => { const img = document.getElementById('result');
+        const c = document.createElement('canvas'); c.width = img.naturalWidth; c.height = img.naturalHeight;
+        const g = c.getContext('2d'); g.drawImage(img, 0, 0); return Array.from(g.getImageData(x, y, 1, 1).data.slice(0, 3)); }""",
+                                  [x, y]), dtype=float)
+
+
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (apt-get install -y chromium)")
 def test_browser_hints_put_their_colors_where_clicked(server):
     """Upload, place two points of different colors, get back an image whose color near each point
@@ -258,20 +277,10 @@ def test_browser_hints_put_their_colors_where_clicked(server):
     L = skcolor.rgb2lab(src / 255.0)[..., 0]
     h, w = L.shape
     points = [(w // 4, h // 3), (3 * w // 4, 2 * h // 3)]
-    colors = []
-    for (x, y), (a, b) in zip(points, ((30, 25), (-15, -30))):  # displayable at the photo's L there
-        rgb = np.clip(skcolor.lab2rgb(np.array([[[L[y, x], a, b]]]))[0, 0] * 255, 0, 255).round().astype(int)
-        colors.append("#%02x%02x%02x" % tuple(rgb))
-    read_pixel = """([x, y]) => { const img = document.getElementById('result'); const c = document.createElement('canvas');
-        c.width = img.naturalWidth; c.height = img.naturalHeight; const g = c.getContext('2d'); g.drawImage(img, 0, 0);
-        return Array.from(g.getImageData(x, y, 1, 1).data.slice(0, 3)); }"""
+    colors = [hint_color_at(L[y, x], a, b) for (x, y), (a, b) in zip(points, ((30, 25), (-15, -30)))]
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1000, "height": 900})
-        page.goto(server + "/")
-        page.set_input_files("#file", str(PHOTO))
-        page.wait_for_function("document.getElementById('result').dataset.ready === '1'", timeout=60_000)
-        page.check("#hint-mode")
+        page = _photo_in_hint_mode(browser, server)
         box = page.locator("#compare").bounding_box()
         for (x, y), color in zip(points, colors):
             page.fill("#hint-color", color)
@@ -281,7 +290,7 @@ def test_browser_hints_put_their_colors_where_clicked(server):
                                    "document.getElementById('result').dataset.ready === '1'", timeout=60_000)
         assert page.inner_text("#hint-count") == "2 hints"
         for (x, y), color in zip(points, colors):
-            got = np.array(page.evaluate(read_pixel, [x, y]), dtype=float)
+            got = _result_pixel(page, x, y)
             ab = skcolor.rgb2lab(got[None, None] / 255.0)[0, 0, 1:]
             want = skcolor.rgb2lab(np.array([[[int(color[i:i + 2], 16) for i in (1, 3, 5)]]]) / 255.0)[0, 0, 1:]
             assert np.linalg.norm(ab - want) < 10, ((x, y), ab, want)
@@ -303,15 +312,10 @@ def test_browser_drag_draws_a_stroke(server):
     h, w = L.shape
     (x0, y0), (x1, y1) = (w // 5, h // 2), (w // 2, h // 2)
     xm = (x0 + x1) // 2
-    rgb = np.clip(skcolor.lab2rgb(np.array([[[L[y0, xm], -20, 30]]]))[0, 0] * 255, 0, 255).round().astype(int)
-    color = "#%02x%02x%02x" % tuple(rgb)
+    color = hint_color_at(L[y0, xm], -20, 30)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1000, "height": 900})
-        page.goto(server + "/")
-        page.set_input_files("#file", str(PHOTO))
-        page.wait_for_function("document.getElementById('result').dataset.ready === '1'", timeout=60_000)
-        page.check("#hint-mode")
+        page = _photo_in_hint_mode(browser, server)
         page.fill("#hint-color", color)
         box = page.locator("#compare").bounding_box()
         to_css = lambda x, y: (box["x"] + (x + 0.5) / w * box["width"], box["y"] + (y + 0.5) / h * box["height"])
@@ -323,11 +327,8 @@ def test_browser_drag_draws_a_stroke(server):
         page.wait_for_function(f"document.getElementById('download').href !== {before!r} && "
                                "document.getElementById('result').dataset.ready === '1'", timeout=60_000)
         assert page.inner_text("#hint-count") == "1 hint"
-        got = np.array(page.evaluate("""([x, y]) => { const img = document.getElementById('result');
-            const c = document.createElement('canvas'); c.width = img.naturalWidth; c.height = img.naturalHeight;
-            const g = c.getContext('2d'); g.drawImage(img, 0, 0); return Array.from(g.getImageData(x, y, 1, 1).data.slice(0, 3)); }""",
-                                     [xm, y0]), dtype=float)
+        got = _result_pixel(page, xm, y0)
         ab = skcolor.rgb2lab(got[None, None] / 255.0)[0, 0, 1:]
-        want = skcolor.rgb2lab(rgb[None, None] / 255.0)[0, 0, 1:]
+        want = skcolor.rgb2lab(np.array([[[int(color[i:i + 2], 16) for i in (1, 3, 5)]]]) / 255.0)[0, 0, 1:]
         assert np.linalg.norm(ab - want) < 10, (ab, want)
         browser.close()
