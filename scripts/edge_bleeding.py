@@ -36,7 +36,7 @@ def main():
         gt = load_photo(f.path).u8
         lab = _lab(gt)
         gt_ab = lab[1:].permute(1, 2, 0).numpy()
-        preds = {"gray": baseline_predictions(gt, None)["gray"]}
+        preds = {"gray": baseline_predictions(lab[:1], None)["gray"]}
         for name, c in models.items():
             preds[name] = _u8(c.colorize_rgb(torch.from_numpy(gt).permute(2, 0, 1)[None].float() / 255)[0])
         for name, pred in preds.items():

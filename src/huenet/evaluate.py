@@ -109,9 +109,11 @@ def source_of(name: str) -> str:
     return parts[0] if len(parts) > 1 else "-"
 
 
-def score_photo(ev: Evaluation, name: str, gt: np.ndarray, preds: dict[str, np.ndarray]) -> list[dict]:
-    """Add one photo's rows (one per method) to ``ev``: ``gt`` and each prediction ``H x W x 3`` uint8."""
-    gt_ab = _lab(gt)[1:].permute(1, 2, 0).numpy()
+def score_photo(ev: Evaluation, name: str, gt: np.ndarray, preds: dict[str, np.ndarray],
+                gt_lab: torch.Tensor | None = None) -> list[dict]:
+    """Add one photo's rows (one per method) to ``ev``: ``gt`` and each prediction ``H x W x 3`` uint8
+    (``gt_lab``: gt's Lab, ``3 x H x W``, when the caller has it already)."""
+    gt_ab = (_lab(gt) if gt_lab is None else gt_lab)[1:].permute(1, 2, 0).numpy()
     cf_gt = colorfulness(gt)
     rows = []
     for method, pred in preds.items():
@@ -126,9 +128,8 @@ def score_photo(ev: Evaluation, name: str, gt: np.ndarray, preds: dict[str, np.n
     return rows
 
 
-def baseline_predictions(gt: np.ndarray, mean_ab: tuple[float, float] | None) -> dict[str, np.ndarray]:
-    """``gray`` (ab = 0) and, given the training mean, ``mean-ab``, on ``gt``'s own L."""
-    L = _lab(gt)[:1]
+def baseline_predictions(L: torch.Tensor, mean_ab: tuple[float, float] | None) -> dict[str, np.ndarray]:
+    """``gray`` (ab = 0) and, given the training mean, ``mean-ab``, on the photo's own L (``1 x H x W``)."""
     zeros = torch.zeros(2, *L.shape[1:])
     out = {"gray": _u8(lab_to_rgb(torch.cat([L, zeros])))}
     if mean_ab is not None:
@@ -154,9 +155,10 @@ def evaluate_arrays(
             pred = pred.permute(0, 2, 3, 1).cpu().numpy()
         for j, gt in enumerate(chunk):
             preds = {"model": pred[j]} if pred is not None else {}
+            gt_lab = _lab(gt)  # once a photo: the baselines' L and the truth's ab
             if baselines:
-                preds.update(baseline_predictions(gt, mean_ab))
-            score_photo(ev, names[start + j], gt, preds)
+                preds.update(baseline_predictions(gt_lab[:1], mean_ab))
+            score_photo(ev, names[start + j], gt, preds, gt_lab)
     return ev
 
 
@@ -200,8 +202,9 @@ def evaluate(
         preds: dict[str, np.ndarray] = {}
         if colorizer is not None:
             preds["model"] = _u8(colorizer.colorize_rgb(torch.from_numpy(gt).permute(2, 0, 1)[None].float() / 255)[0])
-        preds.update(baseline_predictions(gt, mean_ab))
-        rows = score_photo(ev, names[item.path], gt, preds)
+        gt_lab = _lab(gt)  # once a photo: the baselines' L and the truth's ab
+        preds.update(baseline_predictions(gt_lab[:1], mean_ab))
+        rows = score_photo(ev, names[item.path], gt, preds, gt_lab)
         if "model" in preds and keep_images:
             model_auc = rows[0]["auc"]
             scored.append((model_auc, names[item.path], (preds["gray"], preds["model"], gt)))
