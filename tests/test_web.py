@@ -238,9 +238,9 @@ def test_hints_travel_as_json_beside_the_file(client):
     hints = [{"x": x, "y": y, "color": color, "radius": 3}]
     r = client.post("/api/colorize", files={"file": ("x.jpg", photo)}, data={"hints": json.dumps(hints)})
     assert r.status_code == 200, r.text
-    ab = skc.rgb2lab(np.asarray(Image.open(io.BytesIO(r.content)).convert("RGB")) / 255.0)[y, x, 1:]
-    want = skc.rgb2lab(hint_rgb[None, None] / 255.0)[0, 0, 1:]
-    assert np.linalg.norm(ab - want) < 10, (ab, want)
+    lab = skc.rgb2lab(np.asarray(Image.open(io.BytesIO(r.content)).convert("RGB")) / 255.0)[y, x]
+    want = skc.rgb2lab(hint_rgb[None, None] / 255.0)[0, 0]
+    assert np.linalg.norm(lab - want) < 10, (lab, want)  # Delta E 76, L included
     for bad, msg in ((json.dumps([{"x": 1}]), "x, y, color"), ("not json", "not valid JSON"),
                      (json.dumps([{"x": 99999, "y": 1, "color": "#ff0000"}]), "outside the photo"),
                      (json.dumps([{"x": 1, "y": 1, "color": "red"}]), "expected X,Y")):
@@ -291,9 +291,9 @@ def test_browser_hints_put_their_colors_where_clicked(server):
         assert page.inner_text("#hint-count") == "2 hints"
         for (x, y), color in zip(points, colors):
             got = _result_pixel(page, x, y)
-            ab = skcolor.rgb2lab(got[None, None] / 255.0)[0, 0, 1:]
-            want = skcolor.rgb2lab(np.array([[[int(color[i:i + 2], 16) for i in (1, 3, 5)]]]) / 255.0)[0, 0, 1:]
-            assert np.linalg.norm(ab - want) < 10, ((x, y), ab, want)
+            lab = skcolor.rgb2lab(got[None, None] / 255.0)[0, 0]  # Delta E 76, L included
+            want = skcolor.rgb2lab(np.array([[[int(color[i:i + 2], 16) for i in (1, 3, 5)]]]) / 255.0)[0, 0]
+            assert np.linalg.norm(lab - want) < 10, ((x, y), lab, want)
         page.screenshot(path=str(REPO / "test-artifacts" / "web-hints.png"), full_page=True)
         # undo takes the last point away and colorizes again
         before = page.get_attribute("#download", "href")
@@ -328,7 +328,7 @@ def test_browser_drag_draws_a_stroke(server):
                                "document.getElementById('result').dataset.ready === '1'", timeout=60_000)
         assert page.inner_text("#hint-count") == "1 hint"
         got = _result_pixel(page, xm, y0)
-        ab = skcolor.rgb2lab(got[None, None] / 255.0)[0, 0, 1:]
-        want = skcolor.rgb2lab(np.array([[[int(color[i:i + 2], 16) for i in (1, 3, 5)]]]) / 255.0)[0, 0, 1:]
-        assert np.linalg.norm(ab - want) < 10, (ab, want)
+        lab = skcolor.rgb2lab(got[None, None] / 255.0)[0, 0]  # Delta E 76, L included
+        want = skcolor.rgb2lab(np.array([[[int(color[i:i + 2], 16) for i in (1, 3, 5)]]]) / 255.0)[0, 0]
+        assert np.linalg.norm(lab - want) < 10, (lab, want)
         browser.close()
