@@ -12,4 +12,8 @@ data=../shared/data
 for set in diverse/val bsds500/test bsds500/val flowers/val; do
   huenet evaluate "$data/$set" "${model[@]}" --protocol full --out "$out/${set//\//-}"
 done
+# the README's and model card's `--restraint 0` rows (bolder colors)
+for set in diverse/val bsds500/test; do
+  huenet evaluate "$data/$set" "${model[@]}" --restraint 0 --protocol full --out "$out/restraint0/${set//\//-}"
+done
 python scripts/model_card_tables.py "$out"

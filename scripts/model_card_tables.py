@@ -18,7 +18,9 @@ for folder in sorted(p for p in root.iterdir() if p.is_dir()):
         if not path.is_file():
             continue
         s = json.loads(path.read_text())
-        print(f"**{folder.name.replace('-', '/')}**, protocol {s['protocol']} ({s['protocol_description']}), "
+        label = "/".join(p.replace("-", "/") if i == len(path.parent.relative_to(root).parts) - 1 else f"({p})"
+                         for i, p in enumerate(path.parent.relative_to(root).parts))
+        print(f"**{label}**, protocol {s['protocol']} ({s['protocol_description']}), "
               f"{s['images']} photos, working size {s['working_size']}; ground-truth CF "
               f"{s['methods']['gray']['cf_gt']:.2f}\n")
         print(markdown_table(s) + "\n")
