@@ -332,3 +332,79 @@ def test_browser_drag_draws_a_stroke(server):
         want = skcolor.rgb2lab(np.array([[[int(color[i:i + 2], 16) for i in (1, 3, 5)]]]) / 255.0)[0, 0]
         assert np.linalg.norm(lab - want) < 10, (lab, want)
         browser.close()
+
+
+# -- short clips ----------------------------------------------------------------------------------
+def _clip_cut(seconds: float) -> bytes:
+    """The first ``seconds`` of the shared Big Buck Bunny clip (AAC 5.1), by stream copy, in memory."""
+    av = pytest.importorskip("av")
+    buf = io.BytesIO()
+    with av.open(str(DATA / "video" / "animation_bigbuckbunny.mp4")) as inp, av.open(buf, "w", format="mp4") as out:
+        streams = [inp.streams.video[0], inp.streams.audio[0]]
+        omap = {s: out.add_stream_from_template(s) for s in streams}
+        for pkt in inp.demux(streams):
+            if pkt.dts is not None and float(pkt.dts * pkt.time_base) < seconds:
+                pkt.stream = omap[pkt.stream]
+                out.mux(pkt)
+    return buf.getvalue()
+
+
+def test_api_colorizes_a_short_clip_in_memory(colorizer, tmp_path, monkeypatch):
+    av = pytest.importorskip("av")
+    clip = _clip_cut(0.6)
+    app = create_app(colorizer, ServerSettings(max_video_seconds=2.0, max_upload_bytes=2_000_000))
+    c = TestClient(app, raise_server_exceptions=False)
+    spool = tmp_path / "tmp"
+    spool.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spool))
+    r = c.post("/api/colorize-video", files={"file": ("clip.mp4", clip)}, data={"stability": "0.5", "size": "64"})
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "video/mp4"
+    assert list(spool.iterdir()) == []  # nothing written to disk on the way
+    with av.open(io.BytesIO(clip)) as a, av.open(io.BytesIO(r.content)) as b:
+        assert (b.streams.video[0].width, b.streams.video[0].height) == (1280, 720)
+        assert b.streams.audio[0].codec_context.name == "aac"
+        n_in, n_out = sum(1 for _ in a.decode(video=0)), sum(1 for _ in b.decode(video=0))
+        assert n_in == n_out > 5
+    # limits and bad input: one clear JSON error each
+    assert c.get("/api/health").json()["max_video_seconds"] == 2.0
+    r = c.post("/api/colorize-video", files={"file": ("long.mp4", _clip_cut(3.0))})
+    assert_clean_error(r, 413)
+    assert "too long" in r.json()["error"]
+    small = TestClient(create_app(colorizer, ServerSettings(max_video_pixels=640 * 480)), raise_server_exceptions=False)
+    assert "frames too large" in small.post("/api/colorize-video", files={"file": ("c.mp4", clip)}).json()["error"]
+    assert_clean_error(c.post("/api/colorize-video", files={"file": ("x.mp4", b"not a video at all")}), 415)
+    assert_clean_error(c.post("/api/colorize-video", files={"file": ("x.mp4", PHOTO.read_bytes())}), 415)
+    r = c.post("/api/colorize-video", files={"file": ("cut.mp4", clip[: len(clip) // 2])})
+    assert r.status_code in (415, 422), r.text  # a truncated MP4 (its index at the end is gone)
+    assert_clean_error(c.post("/api/colorize-video", files={"file": ("c.mp4", clip)}, data={"stability": "2"}), 422)
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (apt-get install -y chromium)")
+def test_browser_plays_a_colorized_clip(server, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    clip = tmp_path / "bunny.mp4"
+    clip.write_bytes(_clip_cut(0.6))
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1100, "height": 900})
+        page.goto(server + "/")
+        page.set_input_files("#file", str(clip))
+        page.wait_for_function("document.getElementById('video-result').dataset.ready === '1' || "
+                               "document.getElementById('status').className === 'error'", timeout=120_000)
+        status = page.inner_text("#status")
+        assert "Done: 1280 × 720" in status, status
+        assert page.get_attribute("#video-download", "href").startswith("blob:")
+        assert page.is_visible("#stability")
+        # the browser decodes the returned H.264 and its first frame has color (the input had it, the
+        # network saw only its L): mean |R - G| + |G - B| of the frame drawn on a canvas
+        chroma = page.evaluate("""() => { const v = document.getElementById('video-result');
+            const c = document.createElement('canvas'); c.width = 160; c.height = 90;
+            const g = c.getContext('2d'); g.drawImage(v, 0, 0, 160, 90);
+            const d = g.getImageData(0, 0, 160, 90).data; let s = 0;
+            for (let i = 0; i < d.length; i += 4) s += Math.abs(d[i] - d[i + 1]) + Math.abs(d[i + 1] - d[i + 2]);
+            return s / (d.length / 4); }""")
+        assert chroma > 2, chroma
+        page.screenshot(path=str(REPO / "test-artifacts" / "web-video.png"), full_page=True)
+        browser.close()

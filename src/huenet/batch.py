@@ -1,4 +1,5 @@
-"""Colorizing many files: outputs mirror the inputs' folders, bad files are reported and skipped."""
+"""Colorizing many files: outputs mirror the inputs' folders, bad files are reported and skipped.
+Photos and video clips may be mixed; clips (by extension) go through ``video.colorize_video``."""
 
 from __future__ import annotations
 
@@ -50,6 +51,7 @@ def colorize_files(
     io_thread: bool = True,
     chunk_pixels: int = CHUNK_PIXELS,
     png_level: int = DEFAULT_PNG_LEVEL,
+    video: "VideoSettings | None" = None,
 ) -> BatchReport:
     """Colorize files, folders (recursive) and globs into ``out``.
 
@@ -58,16 +60,26 @@ def colorize_files(
     input goes to ``log`` (stderr by default); the other files are still written. An output that
     would replace an input file is refused. ``png_level``: zlib level of PNG outputs (0-9). ``io_thread=False`` decodes and encodes in the calling
     thread, one chunk after another; ``chunk_pixels`` caps the pixels decoded and colorized together.
+    Video clips (found by extension in folders, or named) are written as clips, one after the
+    other, with ``video``'s settings.
     """
+    from .video import OUTPUT_CONTAINERS, VIDEO_EXTENSIONS, VideoSettings
+
     log = log or sys.stderr
     report = BatchReport()
-    found, problems = find_images(inputs)
+    found, problems = find_images(inputs, IMAGE_EXTENSIONS | VIDEO_EXTENSIONS)
     for line in problems:
         report.failed.append(line)
         print(f"skipped {line}", file=log)
     out = Path(out)
-    single_file = len(found) == 1 and out.suffix.lower() in IMAGE_EXTENSIONS and not out.is_dir()
-    inputs_resolved = {f.path.resolve() for f in found if f.path.exists()}
+    clips = [f for f in found if f.path.suffix.lower() in VIDEO_EXTENSIONS]
+    found = [f for f in found if f.path.suffix.lower() not in VIDEO_EXTENSIONS]
+    single_file = len(found) + len(clips) == 1 and not out.is_dir() and (
+        out.suffix.lower() in (OUTPUT_CONTAINERS if clips else IMAGE_EXTENSIONS))
+    inputs_resolved = {f.path.resolve() for f in [*found, *clips] if f.path.exists()}
+    if clips:
+        _colorize_clips(colorizer, clips, out, single_file, inputs_resolved, video or VideoSettings(), report, log,
+                        progress)
 
     def target_for(rel: Path) -> Path:
         return out if single_file else output_path_for(rel, out, fmt)
@@ -151,6 +163,33 @@ def colorize_files(
             pool.shutdown(wait=True)
         bar.close()
     return report
+
+
+def _colorize_clips(colorizer: Colorizer, clips, out: Path, single_file: bool, inputs_resolved: set, settings,
+                    report: BatchReport, log: TextIO, progress: bool | None) -> None:
+    """Each clip into its own output (a file that appears only when complete); a bad clip is one
+    line in the report and the others are still written."""
+    from .video import VideoError, colorize_video, output_path_for_video
+
+    for item in clips:
+        target = out if single_file else output_path_for_video(item.relative, out)
+        if target.exists() and target.resolve() in inputs_resolved:
+            line = f"{item.path}: output {target} would overwrite an input; choose another -o"
+            report.failed.append(line)
+            print(f"skipped {line}", file=log)
+            continue
+        try:
+            r = colorize_video(colorizer, item.path, target, progress=progress, log=log, **settings.kwargs())
+        except (VideoError, ValueError, RuntimeError, OSError) as e:
+            line = str(e) if isinstance(e, VideoError) else f"{item.path}: {e}"
+            report.failed.append(line)
+            print(f"skipped {line}", file=log)
+            continue
+        report.written.append(target)
+        for note in r.notes:
+            print(f"note {item.path}: {note}", file=log)
+        print(f"{target}: {r.frames} frames in {r.seconds:.1f} s ({r.fps:.1f} frames/s)"
+              + "".join(f"; {line}" for line in r.audio), file=log)
 
 
 def _run_now(fn, *args) -> Future:

@@ -40,9 +40,30 @@ def cmd_colorize(args: argparse.Namespace) -> int:
     report = colorize_files(
         colorizer, args.inputs, args.output, fmt=args.format, compare=args.compare,
         batch_size=args.batch_size, max_pixels=args.max_pixels, png_level=args.png_level,
+        video=_video_settings(args),
     )
     print(report.summary(), file=sys.stderr)
     return 0 if report.ok else 1
+
+
+def _stability(args: argparse.Namespace):
+    from .video import Stability
+
+    return Stability(strength=0.0 if args.no_stability else args.stability)
+
+
+def _video_settings(args: argparse.Namespace):
+    from .video import VideoSettings
+
+    return VideoSettings(stability=_stability(args), codec=args.video_codec, crf=args.crf, preset=args.preset,
+                         batch_size=args.batch_size)
+
+
+def _add_stability_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--stability", type=float, default=0.9, metavar="0-1",
+                   help="video: weight of the color carried along the motion from the previous frame where "
+                        "the motion is reliable (default 0.9; 0 = every frame on its own)")
+    p.add_argument("--no-stability", action="store_true", help="video: colorize every frame on its own")
 
 
 def _colorize_with_hints(args: argparse.Namespace) -> int:
@@ -178,9 +199,26 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     mean_ab = mean_ab_of_pack(args.train_pack) if args.train_pack else (colorizer.meta.get("data") or {}).get("mean_ab")
     if mean_ab is None:
         print("note: no --train-pack and no mean ab in the checkpoint: the mean-ab baseline is left out", file=sys.stderr)
+    from .video import is_video_path
+
+    clips = [d for d in args.data if is_video_path(d) and not Path(d).is_dir()]
+    photos = [d for d in args.data if d not in clips]
+    if clips:
+        from .video_eval import evaluate_videos, format_video_table, write_video_outputs
+
+        vev = evaluate_videos(colorizer, clips, _stability(args), max_side=args.video_max_side,
+                              limit=args.video_frames)
+        if not vev.clips:
+            print(f"huenet evaluate: error: no clip could be read from {' '.join(clips)}", file=sys.stderr)
+            return 2
+        write_video_outputs(vev, args.out, model_name=str(args.model or "shipped weights"))
+        print(format_video_table(vev.summary()))
+        print(f"wrote {args.out}/video_summary.json, video_report.md")
+        if not photos:
+            return 0
     summaries = []
     for protocol in args.protocol:
-        ev, extremes = evaluate(colorizer, args.data, protocol=protocol, mean_ab=mean_ab, max_pixels=args.max_pixels)
+        ev, extremes = evaluate(colorizer, photos, protocol=protocol, mean_ab=mean_ab, max_pixels=args.max_pixels)
         if not ev.rows:
             print(f"huenet evaluate: error: no photo could be read from {' '.join(args.data)}", file=sys.stderr)
             return 2
@@ -270,8 +308,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"huenet {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("colorize", help="colorize photos, folders (recursive) or globs")
-    p.add_argument("inputs", nargs="+", help="image files, folders or glob patterns")
+    p = sub.add_parser("colorize", help="colorize photos and video clips, folders (recursive) or globs")
+    p.add_argument("inputs", nargs="+", help="image or video files, folders or glob patterns")
     p.add_argument("-o", "--output", required=True, help="output file (one input) or folder")
     _add_model_args(p)
     p.add_argument("--batch-size", type=int, default=8)
@@ -290,6 +328,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=["torch", "onnxruntime"], default="torch")
     p.add_argument("--saturation", type=float, default=1.0,
                    help="gain on the predicted color (1.0: as trained; 1.3: livelier than MSE's safe colors)")
+    _add_stability_args(p)
+    p.add_argument("--video-codec", choices=["h264", "vp9"], default=None,
+                   help="video: encoder (default: VP9 for .webm, H.264 yuv420p otherwise)")
+    p.add_argument("--crf", type=int, default=None, metavar="Q",
+                   help="video quality, lower is better (default 18 for H.264, 31 for VP9)")
+    p.add_argument("--preset", default="medium", help="video: x264 speed preset (ultrafast ... veryslow)")
     p.set_defaults(func=cmd_colorize)
 
     p = sub.add_parser("info", help="describe a model: name, config, parameter count, provenance")
@@ -356,6 +400,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="eval", help="folder for metrics.csv, summary.json, report.md")
     p.add_argument("--max-pixels", type=int, default=100_000_000)
     p.add_argument("--backend", choices=["torch", "onnxruntime"], default="torch")
+    _add_stability_args(p)
+    p.add_argument("--video-max-side", type=int, default=640,
+                   help="clips: score frames at a long side of at most this many pixels (0 = full size)")
+    p.add_argument("--video-frames", type=int, default=None, help="clips: score only the first N frames")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("figures", help="loss curve, Lab split, triptychs / contact sheet (PNG)")

@@ -383,6 +383,14 @@ class Colorizer:
         u8 = self.to_srgb_u8(L, ab[None].to(self.device)).permute(0, 2, 3, 1).cpu().numpy()
         return pil_from_u8(u8[0], photo.alpha)
 
+    def colorize_video(self, src: str | os.PathLike, dst: str | os.PathLike, **options):
+        """Colorize a clip into ``dst`` (.mp4, .mov, .m4v, .mkv, .webm), frames streamed, color
+        carried along the motion (``stability=video.Stability(strength)``; 0 turns it off), audio
+        copied unchanged; returns a ``video.VideoReport``. Options: see ``video.colorize_video``."""
+        from .video import colorize_video
+
+        return colorize_video(self, src, dst, **options)
+
     def colorize_file(self, path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
         return self.colorize_photos([load_photo(path, max_pixels=max_pixels)])[0]
 

@@ -4,12 +4,14 @@ from .checkpoints import CheckpointError
 from .encoders import WeightsUnavailableError
 from .images import ImageLoadError
 from .training import CheckpointWriteError, NonFiniteLossError
+from .video import VideoError
 from .weights import NoDefaultWeightsError
 
 USER_ERRORS: tuple[type[BaseException], ...] = (
     CheckpointError,
     WeightsUnavailableError,
     ImageLoadError,
+    VideoError,
     NoDefaultWeightsError,
     NonFiniteLossError,
     CheckpointWriteError,

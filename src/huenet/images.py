@@ -244,8 +244,10 @@ class FoundImage:
     relative: Path  # where it sits below the input it was found in (its name, for a plain file)
 
 
-def find_images(inputs: Iterable[str | os.PathLike]) -> tuple[list[FoundImage], list[str]]:
-    """Expand files, folders (recursive) and glob patterns into image files.
+def find_images(inputs: Iterable[str | os.PathLike],
+                extensions: frozenset[str] = IMAGE_EXTENSIONS) -> tuple[list[FoundImage], list[str]]:
+    """Expand files, folders (recursive) and glob patterns into image files (in folders, files
+    whose extension is one of ``extensions``).
 
     Returns (images found, problems): a problem is one line naming an input that matched nothing.
     Folders are walked without following symbolic links to folders (no loops); files named
@@ -269,7 +271,7 @@ def find_images(inputs: Iterable[str | os.PathLike]) -> tuple[list[FoundImage], 
                 dirs.sort()
                 for name in sorted(files):
                     p = Path(root) / name
-                    if p.suffix.lower() in IMAGE_EXTENSIONS:
+                    if p.suffix.lower() in extensions:
                         add(p, p.relative_to(path))
         elif path.exists() or path.is_symlink():
             add(path, Path(path.name))

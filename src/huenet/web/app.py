@@ -3,6 +3,9 @@
 - ``GET /``                the page (plain HTML/CSS/JS shipped in the package, no build step)
 - ``POST /api/colorize``   multipart ``file`` (optional ``size``, ``format=png|jpeg``), or a raw
                            ``image/*`` body; answers the colorized image at the input's resolution
+- ``POST /api/colorize-video``  a short clip (multipart ``file`` or a raw ``video/*`` body; optional
+                           ``stability``, ``size``): answers an MP4 (H.264, the clip's audio copied),
+                           within ``ServerSettings``' video limits (413 beyond them)
 - ``GET /api/health``, ``GET /api/model``; OpenAPI docs at ``/docs``
 
 Requests are read into memory with a size cap and never written to disk (Starlette's own form
@@ -15,6 +18,7 @@ Every error is JSON ``{"error": ..., "status": ...}`` without paths or stack tra
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
 from dataclasses import dataclass
@@ -42,6 +46,10 @@ class ServerSettings:
     retry_after_s: int = 2
     min_size: int = 64
     max_size: int = 1024
+    # short clips only: a request holds a worker for the whole clip (about 3-10 frames/s on 2 cores)
+    max_video_seconds: float = 20.0
+    max_video_frames: int = 600
+    max_video_pixels: int = 1920 * 1080  # per frame
 
 
 class ApiError(Exception):
@@ -54,6 +62,7 @@ def _error(status: int, message: str, headers: dict | None = None) -> JSONRespon
 
 
 _IMAGE_ERRORS = {"not_image": 415, "too_large": 413, "corrupt": 422, "unreadable": 422}
+_VIDEO_ERRORS = {"not_video": 415, "too_large": 413, "corrupt": 422, "unreadable": 422}
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -85,9 +94,9 @@ def _parse_upload(content_type: str, body: bytes) -> tuple[bytes, dict[str, str]
         if data is None:
             raise ApiError(422, "no 'file' field in the form")
         return data, fields
-    if content_type.startswith("image/") or content_type == "application/octet-stream":
+    if content_type.startswith(("image/", "video/")) or content_type == "application/octet-stream":
         return body, {}
-    raise ApiError(415, "send multipart/form-data with a 'file' field, or an image/* body")
+    raise ApiError(415, "send multipart/form-data with a 'file' field, or an image/* (video/*) body")
 
 
 def create_app(colorizer: Colorizer, settings: ServerSettings = ServerSettings(), model_info: dict | None = None) -> FastAPI:
@@ -117,7 +126,9 @@ def create_app(colorizer: Colorizer, settings: ServerSettings = ServerSettings()
 
     @app.get("/api/health")
     async def health():
-        return {"status": "ok", "in_hand": state["in_hand"], "workers": settings.workers}
+        return {"status": "ok", "in_hand": state["in_hand"], "workers": settings.workers,
+                "max_upload_bytes": settings.max_upload_bytes, "max_video_seconds": settings.max_video_seconds,
+                "max_video_frames": settings.max_video_frames, "max_video_pixels": settings.max_video_pixels}
 
     @app.get("/api/model")
     async def model():
@@ -140,45 +151,77 @@ def create_app(colorizer: Colorizer, settings: ServerSettings = ServerSettings()
                 "format": {"type": "string", "enum": ["png", "jpeg"]}}}},
             "image/*": {"schema": {"type": "string", "format": "binary"}}}}},
     )
-    async def colorize(request: Request):
+    @contextlib.asynccontextmanager
+    async def admitted():
+        """A request in hand for its whole life; beyond workers + queue: 503 at once."""
         async with lock:
             if state["in_hand"] >= settings.workers + settings.queue:
-                raise ApiError(503, "busy: too many photos in progress; retry shortly",
+                raise ApiError(503, "busy: too many requests in progress; retry shortly",
                                {"Retry-After": str(settings.retry_after_s)})
             state["in_hand"] += 1
         try:
-            body = await _read_body(request, settings.max_upload_bytes)
-            data, fields = _parse_upload(request.headers.get("content-type", ""), body)
-            if len(data) > settings.max_upload_bytes:
-                raise ApiError(413, f"upload too large; the limit is {settings.max_upload_bytes:,} bytes")
-            fmt = (fields.get("format") or request.query_params.get("format") or "png").lower()
-            if fmt == "jpg":
-                fmt = "jpeg"
-            if fmt not in ("png", "jpeg"):
-                raise ApiError(422, "format must be png or jpeg")
-            size_text = fields.get("size") or request.query_params.get("size")
-            size = colorizer.size
-            if size_text:
-                if not size_text.isdigit() or not settings.min_size <= int(size_text) <= settings.max_size:
-                    raise ApiError(422, f"size must be an integer from {settings.min_size} to {settings.max_size}")
-                size = int(size_text)
-            temperature = _decode_setting(colorizer, "temperature", 0.05, 2.0,
-                                          fields.get("temperature") or request.query_params.get("temperature"))
-            restraint = _decode_setting(colorizer, "restraint", 0.0, 5.0,
-                                        fields.get("restraint") or request.query_params.get("restraint"))
-            points = _hint_points(fields.get("hints"))
-            out = await anyio.to_thread.run_sync(_colorize_bytes, colorizer, data, size, fmt, settings.max_pixels,
-                                                 temperature, restraint, points, limiter=limiter)
-            return Response(out, media_type=f"image/{fmt}", headers={"Cache-Control": "no-store"})
+            yield
         finally:
             async with lock:
                 state["in_hand"] -= 1
 
+    async def upload(request: Request) -> tuple[bytes, dict[str, str], int]:
+        """(file bytes, form fields with the query's as fallback, working size)."""
+        body = await _read_body(request, settings.max_upload_bytes)
+        data, fields = _parse_upload(request.headers.get("content-type", ""), body)
+        if len(data) > settings.max_upload_bytes:
+            raise ApiError(413, f"upload too large; the limit is {settings.max_upload_bytes:,} bytes")
+        fields = {**request.query_params, **fields}
+        size = colorizer.size
+        size_text = fields.get("size")
+        if size_text:
+            if not size_text.isdigit() or not settings.min_size <= int(size_text) <= settings.max_size:
+                raise ApiError(422, f"size must be an integer from {settings.min_size} to {settings.max_size}")
+            size = int(size_text)
+        return data, fields, size
+
+    async def colorize(request: Request):
+        async with admitted():
+            data, fields, size = await upload(request)
+            fmt = (fields.get("format") or "png").lower()
+            if fmt == "jpg":
+                fmt = "jpeg"
+            if fmt not in ("png", "jpeg"):
+                raise ApiError(422, "format must be png or jpeg")
+            temperature = _decode_setting(colorizer, "temperature", 0.05, 2.0, fields.get("temperature"))
+            restraint = _decode_setting(colorizer, "restraint", 0.0, 5.0, fields.get("restraint"))
+            points = _hint_points(fields.get("hints"))
+            out = await anyio.to_thread.run_sync(_colorize_bytes, colorizer, data, size, fmt, settings.max_pixels,
+                                                 temperature, restraint, points, limiter=limiter)
+            return Response(out, media_type=f"image/{fmt}", headers={"Cache-Control": "no-store"})
+
+    @app.post(
+        "/api/colorize-video",
+        responses={200: {"content": {"video/mp4": {}}}, 413: {}, 415: {}, 422: {}, 503: {}},
+        openapi_extra={"requestBody": {"required": True, "content": {
+            "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+                "file": {"type": "string", "format": "binary",
+                         "description": f"a clip of at most {settings.max_video_seconds:g} s, "
+                                        f"{settings.max_video_frames} frames, {settings.max_video_pixels:,} pixels a frame"},
+                "stability": {"type": "number", "description": "0 (every frame on its own) to 1; default 0.9"},
+                "size": {"type": "integer", "description": "working size (short side the network sees)"},
+                "temperature": {"type": "number"}, "restraint": {"type": "number"}}}},
+            "video/*": {"schema": {"type": "string", "format": "binary"}}}}},
+    )
+    async def colorize_video(request: Request):
+        async with admitted():
+            data, fields, size = await upload(request)
+            stability = _number(fields.get("stability"), "stability", 0, 1)
+            temperature = _decode_setting(colorizer, "temperature", 0.05, 2.0, fields.get("temperature"))
+            restraint = _decode_setting(colorizer, "restraint", 0.0, 5.0, fields.get("restraint"))
+            out = await anyio.to_thread.run_sync(_colorize_clip_bytes, colorizer, data, settings, size, stability,
+                                                 temperature, restraint, limiter=limiter)
+            return Response(out, media_type="video/mp4", headers={"Cache-Control": "no-store"})
+
     return app
 
 
-def _decode_setting(colorizer: Colorizer, name: str, low: float, high: float, text: str | None) -> float | None:
-    """A request's temperature or restraint: a number in [low, high], only for classification models."""
+def _number(text: str | None, name: str, low: float, high: float) -> float | None:
     if not text:
         return None
     try:
@@ -187,7 +230,36 @@ def _decode_setting(colorizer: Colorizer, name: str, low: float, high: float, te
         raise ApiError(422, f"{name} must be a number from {low:g} to {high:g}") from None
     if not low <= v <= high:
         raise ApiError(422, f"{name} must be a number from {low:g} to {high:g}")
-    if colorizer.temperature is None:
+    return v
+
+
+def _colorize_clip_bytes(colorizer: Colorizer, data: bytes, settings: ServerSettings, size: int,
+                         stability: float | None, temperature: float | None, restraint: float | None) -> bytes:
+    """An uploaded clip, checked against the server's limits, colorized in memory into an MP4."""
+    try:
+        from ..video import Stability, VideoError, clip_info, colorize_video_bytes
+    except ImportError:  # pragma: no cover - the video extra is part of serve's tests
+        raise ApiError(501, "this server cannot read video (install huenet[video])") from None
+    try:
+        info = clip_info(data)
+        if info.duration_s > settings.max_video_seconds:
+            raise ApiError(413, f"clip too long: {info.duration_s:.1f} s; the limit is {settings.max_video_seconds:g} s")
+        if info.width * info.height > settings.max_video_pixels:
+            raise ApiError(413, f"frames too large: {info.width}x{info.height}; the limit is "
+                                f"{settings.max_video_pixels:,} pixels a frame")
+        out, _ = colorize_video_bytes(
+            colorizer, data, stability=Stability(0.9 if stability is None else stability), size=size,
+            temperature=temperature, restraint=restraint, max_frames=settings.max_video_frames, progress=False,
+            preset="veryfast")
+    except VideoError as e:
+        raise ApiError(_VIDEO_ERRORS.get(e.kind, 422), e.reason) from None
+    return out
+
+
+def _decode_setting(colorizer: Colorizer, name: str, low: float, high: float, text: str | None) -> float | None:
+    """A request's temperature or restraint: a number in [low, high], only for classification models."""
+    v = _number(text, name, low, high)
+    if v is not None and colorizer.temperature is None:
         raise ApiError(422, f"this model predicts colors directly and has no {name}")
     return v
 

@@ -1,0 +1,650 @@
+"""Colorizing video clips: frames streamed through the colorizer, color carried along the motion,
+audio copied unchanged, the output written under a temporary name and renamed at the end.
+
+Decoding and encoding use PyAV (FFmpeg bundled in its wheels); optical flow uses OpenCV's DIS.
+Both come with the optional extra ``huenet[video]``.
+
+The data flow per clip::
+
+    packets -> frames (rgb24, H x W x 3 uint8) -> batches of frames -> L (full size)
+      -> network -> ab at the working size -> ColorCarrier (one frame after the other)
+      -> ab joined to the full-size L (the photo path) -> encoder -> muxer <- audio packets (copied)
+
+Only a batch of frames is in memory at a time, so memory stays flat however long the clip.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterable, Iterator, TextIO
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .images import display_name
+
+VIDEO_EXTENSIONS = frozenset(".mp4 .m4v .mov .mkv .webm .avi .mpg .mpeg .ts .mts .wmv .flv .ogv .3gp".split())
+# containers we write, and the video encoder each gets by default
+OUTPUT_CONTAINERS = {".mp4": "h264", ".m4v": "h264", ".mov": "h264", ".mkv": "h264", ".webm": "vp9"}
+# audio codecs each output container holds as they are (copied packet for packet); others are re-encoded
+AUDIO_COPYABLE = {
+    ".mp4": {"aac", "mp3", "opus", "alac", "ac3", "eac3", "flac"},
+    ".m4v": {"aac", "mp3", "opus", "alac", "ac3", "eac3", "flac"},
+    ".mov": {"aac", "mp3", "opus", "alac", "ac3", "eac3", "flac", "pcm_s16le", "pcm_s24le", "pcm_f32le"},
+    ".webm": {"vorbis", "opus"},
+    ".mkv": None,  # Matroska holds any codec
+}
+AUDIO_FALLBACK = {".mp4": "aac", ".m4v": "aac", ".mov": "aac", ".webm": "libopus", ".mkv": "aac"}
+# the formats FFmpeg opens still images with: a JPEG renamed .mp4 is not a clip
+STILL_IMAGE_FORMATS = ("image2", "_pipe", "gif", "apng", "webp")
+# quality: x264's CRF 18 is close to visually lossless; libvpx-vp9's scale differs (31 ~ similar)
+DEFAULT_CRF = {"h264": 18, "vp9": 31}
+ENCODERS = {"h264": "libx264", "vp9": "libvpx-vp9"}
+DEFAULT_BATCH = 8
+
+
+class VideoError(Exception):
+    """A clip that cannot be used (or written); ``str()`` is one line: ``<file>: <reason>``.
+    ``kind`` as for ``ImageLoadError``: ``not_video``, ``corrupt``, ``too_large``, ``unreadable``."""
+
+    def __init__(self, source: str, reason: str, kind: str = "corrupt"):
+        super().__init__(f"{source}: {reason}")
+        self.source, self.reason, self.kind = source, reason, kind
+
+
+def is_video_path(path: str | os.PathLike) -> bool:
+    return Path(path).suffix.lower() in VIDEO_EXTENSIONS
+
+
+def _av():
+    try:
+        import av
+    except ImportError as e:
+        raise RuntimeError(f"video needs PyAV and OpenCV: pip install 'huenet[video]' ({e})") from None
+    return av
+
+
+def _cv2():
+    try:
+        import cv2
+    except ImportError as e:
+        raise RuntimeError(f"temporal stability needs OpenCV: pip install 'huenet[video]' ({e})") from None
+    return cv2
+
+
+# -- reading ------------------------------------------------------------------------------------
+@dataclass
+class ClipInfo:
+    """What a clip is, as its container says (``frames`` may be an estimate; 0 if unknown)."""
+
+    source: str
+    container: str
+    codec: str
+    width: int
+    height: int
+    rate: Fraction  # frames per second (average)
+    time_base: Fraction
+    frames: int
+    duration_s: float
+    rotation: int  # degrees counter-clockwise the player turns the frames (display matrix)
+    audio: list[str] = field(default_factory=list)  # codec names, in stream order
+    other_streams: list[str] = field(default_factory=list)  # data, subtitle, attachment streams
+
+
+def open_clip(source: str | os.PathLike | bytes, name: str | None = None):
+    """Open a clip (a path, or the bytes of an upload) for reading; returns (container, video
+    stream). Every way a file can fail to be a clip is a ``VideoError`` naming it and the problem."""
+    av = _av()
+    if isinstance(source, (bytes, bytearray)):
+        import io
+
+        name = name or "<upload>"
+        if not source:
+            raise VideoError(name, "empty file (0 bytes)", "not_video")
+        target = io.BytesIO(source)
+    else:
+        name = name or display_name(source)
+        p = Path(source)
+        if p.is_dir():
+            raise VideoError(name, "is a directory, not a video file", "unreadable")
+        if not p.exists():
+            raise VideoError(name, "no such file", "unreadable")
+        if not os.access(p, os.R_OK):
+            raise VideoError(name, "permission denied", "unreadable")
+        if p.stat().st_size == 0:
+            raise VideoError(name, "empty file (0 bytes)", "not_video")
+        target = str(p)
+    try:
+        container = av.open(target, "r")
+    except av.error.FFmpegError as e:
+        raise VideoError(name, f"not a video FFmpeg can read ({_ff_reason(e)})", "not_video") from None
+    try:
+        fmt = container.format.name
+        if any(s in fmt for s in STILL_IMAGE_FORMATS):
+            raise VideoError(name, f"is a still image ({fmt}), not a video; give it an image extension to "
+                                   "colorize it as a photo", "not_video")
+        if not container.streams.video:
+            kinds = sorted({s.type for s in container.streams}) or ["none"]
+            raise VideoError(name, f"has no video stream (streams: {', '.join(kinds)})", "not_video")
+        stream = container.streams.video[0]
+        ctx = stream.codec_context
+        if ctx is None or not ctx.name or ctx.name == "none":
+            raise VideoError(name, "its video codec is unknown to FFmpeg (cannot decode it)", "not_video")
+        if not stream.width or not stream.height:
+            raise VideoError(name, "its video stream has no frame size (corrupt header?)")
+    except BaseException:
+        container.close()
+        raise
+    return container, stream
+
+
+def _ff_reason(e: Exception) -> str:
+    msg = getattr(e, "strerror", None) or str(e)
+    return msg.split(": '")[0].strip() or type(e).__name__
+
+
+def clip_info(source: str | os.PathLike | bytes, name: str | None = None) -> ClipInfo:
+    """What ``source`` holds (``VideoError`` if it is not a clip); decodes its first frame for the
+    rotation, which lives in the frames' display matrix."""
+    container, stream = open_clip(source, name)
+    try:
+        return _info(name or (display_name(source) if not isinstance(source, (bytes, bytearray)) else "<upload>"),
+                     container, stream)
+    finally:
+        container.close()
+
+
+def _info(name: str, container, stream) -> ClipInfo:
+    rate = stream.average_rate or stream.guessed_rate or Fraction(25)
+    duration = (float(stream.duration * stream.time_base) if stream.duration
+                else (container.duration or 0) / 1e6)
+    frames = stream.frames or int(round(duration * rate))
+    return ClipInfo(
+        source=name, container=container.format.name, codec=stream.codec_context.name,
+        width=stream.width, height=stream.height, rate=Fraction(rate), time_base=stream.time_base,
+        frames=frames, duration_s=duration, rotation=_rotation(container, stream),
+        audio=[s.codec_context.name for s in container.streams.audio if s.codec_context],
+        other_streams=[f"{s.type} #{s.index}" for s in container.streams if s.type not in ("video", "audio")],
+    )
+
+
+def _rotation(container, stream) -> int:
+    """The display rotation (degrees, a multiple of 90) from the first frame's display matrix.
+    Reads the container: open it again to read the clip from its start."""
+    try:
+        for frame in container.decode(stream):
+            return int(round((frame.rotation or 0) / 90.0)) * 90 % 360
+    except Exception:  # a clip whose first frame cannot be decoded fails later with its own error
+        pass
+    return 0
+
+
+def read_frames(path: str | os.PathLike, limit: int | None = None) -> Iterator[np.ndarray]:
+    """The clip's frames as ``H x W x 3`` uint8 RGB (stored orientation), streamed."""
+    container, stream = open_clip(path)
+    name = display_name(path)
+    try:
+        stream.thread_type = "AUTO"
+        n = 0
+        try:
+            for frame in container.decode(stream):
+                yield frame.to_ndarray(format="rgb24")
+                n += 1
+                if limit is not None and n >= limit:
+                    return
+        except _av().error.FFmpegError as e:
+            raise VideoError(name, f"corrupt or truncated video after {n} frames ({_ff_reason(e)})") from None
+        if n == 0:
+            raise VideoError(name, "has no decodable video frames (zero-length or corrupt clip)", "not_video")
+    finally:
+        container.close()
+
+
+# -- temporal stability ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Stability:
+    """How the previous frame's color is carried along the motion into the next.
+
+    ``strength``: the weight of the carried ab where the motion is reliable (0: off, every frame on
+    its own; 1: color never changes where tracked). The network's ab keeps weight 1 - strength, so
+    a wrong first guess fades within a few frames and new objects get their own color.
+    """
+
+    strength: float = 0.9
+    # forward-backward consistency (Sundaram et al.; Ruder et al.'s occlusion test, as Lai et al.
+    # use it): |f + b|^2 <= fb_relative (|f|^2 + |b|^2) + fb_absolute, in working-size pixels
+    fb_relative: float = 0.01
+    fb_absolute: float = 0.5
+    # a pixel whose lightness changed more than this (L units) after warping is not carried
+    max_l_change: float = 10.0
+    # a scene cut: fewer than this fraction of pixels carried -> start afresh
+    min_tracked: float = 0.3
+
+    def __post_init__(self):
+        if not 0.0 <= self.strength <= 1.0:
+            raise ValueError(f"stability strength must be between 0 and 1, not {self.strength}")
+
+    @property
+    def on(self) -> bool:
+        return self.strength > 0
+
+
+def dis_flow(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Dense flow ``H x W x 2`` (x, y) such that ``src(p) ~ dst(p + flow(p))``: OpenCV's DIS
+    (Kroeger et al. 2016), preset medium, on two ``H x W`` uint8 images."""
+    cv2 = _cv2()
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    return dis.calc(src, dst, None)
+
+
+def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """``image`` (``H x W`` or ``H x W x C`` float32) sampled at ``p + flow(p)`` (bilinear, edges
+    replicated): the previous frame moved onto this one when ``flow`` points from this one to it."""
+    cv2 = _cv2()
+    h, w = flow.shape[:2]
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    return cv2.remap(image, gx + flow[..., 0], gy + flow[..., 1], interpolation=cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_REPLICATE)
+
+
+def consistent(back: np.ndarray, fwd: np.ndarray, relative: float = 0.01, absolute: float = 0.5) -> np.ndarray:
+    """Where the backward flow (this frame -> previous) and the forward flow (previous -> this),
+    followed one after the other, come back to the start: ``H x W`` bool (False = occluded or
+    unreliable). The test of Sundaram et al. (2010), used by Ruder et al. and Lai et al."""
+    fwd_at = warp(fwd, back)  # the forward flow where each pixel's backward flow lands
+    s = back + fwd_at
+    return (s**2).sum(-1) <= relative * ((back**2).sum(-1) + (fwd_at**2).sum(-1)) + absolute
+
+
+class ColorCarrier:
+    """Blends each frame's predicted ab with the previous frame's output ab, carried along the
+    motion, where the motion is reliable. One per clip; call ``step`` frame after frame.
+
+    All work is at the working size (the network's ab resolution), on L as 8-bit for the flow.
+    """
+
+    def __init__(self, stability: Stability = Stability()):
+        self.stability = stability
+        self.prev_l: np.ndarray | None = None  # H x W uint8 (L * 2.55)
+        self.prev_ab: np.ndarray | None = None  # H x W x 2 float32
+        self.cuts = 0  # frames where tracking was lost and color started afresh (after the first)
+        self.tracked: list[float] = []  # fraction of pixels carried, per frame after the first
+
+    def reset(self) -> None:
+        self.prev_l = self.prev_ab = None
+
+    def step(self, L: np.ndarray, ab: np.ndarray) -> np.ndarray:
+        """``L``: ``H x W`` float in [0, 100]; ``ab``: ``H x W x 2`` float32, the network's.
+        Returns the ab to show, ``H x W x 2`` float32."""
+        s = self.stability
+        l8 = np.clip(L * 2.55 + 0.5, 0, 255).astype(np.uint8)
+        out = ab
+        if s.on and self.prev_l is not None and self.prev_l.shape == l8.shape:
+            back = dis_flow(l8, self.prev_l)
+            fwd = dis_flow(self.prev_l, l8)
+            ok = consistent(back, fwd, s.fb_relative, s.fb_absolute)
+            l_prev = warp(self.prev_l.astype(np.float32), back) / 2.55
+            ok &= np.abs(l_prev - L) <= s.max_l_change
+            frac = float(ok.mean())
+            self.tracked.append(frac)
+            if frac >= s.min_tracked:
+                wgt = (ok * s.strength).astype(np.float32)[..., None]
+                out = wgt * warp(self.prev_ab, back) + (1 - wgt) * ab
+            else:
+                self.cuts += 1
+        self.prev_l, self.prev_ab = l8, np.ascontiguousarray(out, dtype=np.float32)
+        return self.prev_ab
+
+
+# -- the colorizer on frames ------------------------------------------------------------------------
+def working_lightness(colorizer, L: torch.Tensor, size: int | None = None) -> torch.Tensor:
+    """Full-size ``N x 1 x H x W`` L -> L at the colorizer's working size, as the network sees it."""
+    from .colorize import working_size
+
+    wh, ww = working_size(*L.shape[-2:], size or colorizer.size)
+    return F.interpolate(L, size=(wh, ww), mode="bilinear", align_corners=False, antialias=True)
+
+
+@dataclass
+class FrameBatch:
+    """A batch of frames and what the network made of them: ``L`` full size ``N x 1 x H x W``
+    (colorizer's device), ``L_small`` and ``ab_small`` at the working size (numpy, ``N x h x w``
+    and ``N x h x w x 2``)."""
+
+    frames: list[np.ndarray]
+    L: torch.Tensor
+    L_small: np.ndarray
+    ab_small: np.ndarray
+
+
+def network_batches(colorizer, frames: Iterable[np.ndarray], batch_size: int = DEFAULT_BATCH, rotation: int = 0,
+                    size: int | None = None, temperature: float | None = None,
+                    restraint: float | None = None) -> Iterator[FrameBatch]:
+    """Run the network on batches of same-size frames. A rotated clip (``rotation`` from its
+    display matrix) is shown to the network upright, and its ab turned back to the stored frames."""
+    k = (rotation // 90) % 4
+    batch: list[np.ndarray] = []
+
+    def run(chunk: list[np.ndarray]) -> FrameBatch:
+        px = torch.from_numpy(np.stack(chunk)).permute(0, 3, 1, 2).to(colorizer.device)
+        L = colorizer.lightness(px)
+        L_small = working_lightness(colorizer, L.rot90(k, dims=(-2, -1)) if k else L, size)
+        ab = colorizer.predict_ab_small(L_small, size, temperature, restraint)
+        if k:
+            L_small, ab = L_small.rot90(-k, dims=(-2, -1)), ab.rot90(-k, dims=(-2, -1))
+        return FrameBatch(chunk, L, L_small[:, 0].float().cpu().numpy(),
+                          ab.float().permute(0, 2, 3, 1).contiguous().cpu().numpy())
+
+    for frame in frames:
+        if batch and frame.shape != batch[0].shape:  # a size change mid-clip: finish the batch first
+            yield run(batch)
+            batch = []
+        batch.append(frame)
+        if len(batch) >= batch_size:
+            yield run(batch)
+            batch = []
+    if batch:
+        yield run(batch)
+
+
+def render(colorizer, batch: FrameBatch, ab_small: np.ndarray) -> np.ndarray:
+    """The batch's full-size L joined with ``ab_small`` (``N x h x w x 2``): ``N x H x W x 3`` uint8."""
+    ab = torch.from_numpy(np.ascontiguousarray(ab_small)).permute(0, 3, 1, 2).to(colorizer.device)
+    return colorizer.to_srgb_u8(batch.L, ab).permute(0, 2, 3, 1).cpu().numpy()
+
+
+def colorized_frames(colorizer, frames: Iterable[np.ndarray], stability: Stability = Stability(),
+                     batch_size: int = DEFAULT_BATCH, rotation: int = 0, carrier: ColorCarrier | None = None,
+                     **decode) -> Iterator[np.ndarray]:
+    """Colorize a stream of ``H x W x 3`` uint8 frames: yields uint8 frames of the same size."""
+    carrier = carrier or ColorCarrier(stability)
+    for b in network_batches(colorizer, frames, batch_size, rotation, **decode):
+        ab = np.stack([carrier.step(b.L_small[i], b.ab_small[i]) for i in range(len(b.frames))])
+        yield from render(colorizer, b, ab)
+
+
+# -- writing -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class VideoSettings:
+    """How clips are written: see ``colorize_video``."""
+
+    stability: Stability = Stability()
+    codec: str | None = None  # h264 | vp9; default: the container's (VP9 for .webm, else H.264)
+    crf: int | None = None  # quality: lower is better and larger; default 18 (H.264), 31 (VP9)
+    preset: str = "medium"  # x264's speed/size trade-off
+    batch_size: int = DEFAULT_BATCH
+    max_frames: int | None = None
+
+    def kwargs(self) -> dict:
+        return {"stability": self.stability, "codec": self.codec, "crf": self.crf, "preset": self.preset,
+                "batch_size": self.batch_size, "max_frames": self.max_frames}
+
+
+def output_path_for_video(found_relative: Path, out: Path) -> Path:
+    """Where a clip found in a folder goes below ``out``: its container if we write it, else .mp4."""
+    suffix = found_relative.suffix.lower()
+    return out / found_relative.with_suffix(suffix if suffix in OUTPUT_CONTAINERS else ".mp4")
+
+
+@dataclass
+class VideoReport:
+    source: str
+    output: Path
+    frames: int
+    seconds: float
+    audio: list[str] = field(default_factory=list)  # one line per audio stream: copied or re-encoded
+    notes: list[str] = field(default_factory=list)  # streams left out
+    cuts: int = 0
+    tracked: float = float("nan")  # mean fraction of pixels carried from frame to frame
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else float("nan")
+
+
+def _temp_path(dst: Path) -> Path:
+    # the real extension last, so FFmpeg picks the container from it
+    return dst.with_name(f".{dst.stem}.part-{os.getpid()}{dst.suffix}")
+
+
+def check_output(dst: str | os.PathLike, src: str | os.PathLike | None = None) -> Path:
+    dst = Path(dst)
+    if dst.is_dir():
+        raise VideoError(display_name(dst), "is a folder; name the output video file (e.g. out.mp4)", "unreadable")
+    if dst.suffix.lower() not in OUTPUT_CONTAINERS:
+        raise VideoError(display_name(dst), f"cannot write video as {dst.suffix or 'a file without extension'!r}; "
+                                            f"use one of {', '.join(sorted(OUTPUT_CONTAINERS))}", "unreadable")
+    if src is not None and dst.exists() and dst.resolve() == Path(src).resolve():
+        raise VideoError(display_name(dst), "the output would overwrite the input; choose another output", "unreadable")
+    return dst
+
+
+def colorize_video(
+    colorizer, src: str | os.PathLike, dst: str | os.PathLike, *, stability: Stability = Stability(),
+    codec: str | None = None, crf: int | None = None, preset: str = "medium", batch_size: int = DEFAULT_BATCH,
+    progress: bool | None = None, log: TextIO | None = None, size: int | None = None,
+    temperature: float | None = None, restraint: float | None = None, max_frames: int | None = None,
+) -> VideoReport:
+    """Colorize the clip ``src`` into ``dst`` (container from its extension: .mp4, .mov, .m4v,
+    .mkv, .webm). Frame rate, time stamps, size and rotation are kept; the video is H.264 yuv420p
+    (VP9 in .webm) at quality ``crf``; audio streams are copied packet for packet where ``dst``'s
+    container holds their codec, else re-encoded (AAC, Opus in .webm) with a line in the report.
+    The file appears under its name only when complete. ``max_frames`` refuses longer clips."""
+    av = _av()
+    dst = check_output(dst, src)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temp_path(dst)
+    opts = dict(stability=stability, codec=codec, crf=crf, preset=preset, batch_size=batch_size, progress=progress,
+                size=size, temperature=temperature, restraint=restraint, max_frames=max_frames)
+    try:
+        report = _transcode(colorizer, src, display_name(src), lambda: av.open(str(tmp), "w"), dst.suffix.lower(),
+                            **opts)
+        os.replace(tmp, dst)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    report.output = dst
+    return report
+
+
+def colorize_video_bytes(colorizer, data: bytes, *, name: str = "<upload>", ext: str = ".mp4",
+                         **options) -> tuple[bytes, VideoReport]:
+    """As ``colorize_video`` for a clip held in memory (an upload): returns the encoded output
+    (``ext``'s container, MP4 by default) and the report. Nothing touches the disk."""
+    import io
+
+    av = _av()
+    if ext not in OUTPUT_CONTAINERS:
+        raise ValueError(f"cannot write video as {ext!r}; use one of {', '.join(sorted(OUTPUT_CONTAINERS))}")
+    buf = io.BytesIO()
+    fmt = {".mkv": "matroska", ".webm": "webm", ".mov": "mov"}.get(ext, "mp4")
+    # (no +faststart: it reopens the output by file name; a player given the whole file does not need it)
+    report = _transcode(colorizer, data, name, lambda: av.open(buf, "w", format=fmt), ext, **options)
+    return buf.getvalue(), report
+
+
+def _transcode(colorizer, src, name: str, open_output, ext: str, *, stability: Stability = Stability(),
+               codec: str | None = None, crf: int | None = None, preset: str = "medium",
+               batch_size: int = DEFAULT_BATCH, progress: bool | None = None, size: int | None = None,
+               temperature: float | None = None, restraint: float | None = None,
+               max_frames: int | None = None) -> VideoReport:
+    """Decode ``src``, colorize, encode into the container ``open_output()`` opens; audio copied."""
+    av = _av()
+    codec = codec or OUTPUT_CONTAINERS[ext]
+    if codec not in ENCODERS:
+        raise ValueError(f"unknown video codec {codec!r}; use one of {sorted(ENCODERS)}")
+    if codec == "h264" and ext == ".webm":
+        raise ValueError(f"{ext}: WebM holds VP8/VP9/AV1, not H.264; use .mp4 or .mkv, or the vp9 codec")
+    crf = DEFAULT_CRF[codec] if crf is None else crf
+    if not 0 <= crf <= 63:
+        raise ValueError(f"video quality (CRF) must be 0-63, not {crf}")
+    info = clip_info(src, name)
+    if max_frames is not None and info.frames > max_frames:
+        raise VideoError(name, f"{info.frames} frames exceeds the limit of {max_frames}", "too_large")
+    container, vin = open_clip(src, name)
+    report = VideoReport(name, Path(), 0, 0.0)
+    carrier = ColorCarrier(stability)
+    t0 = time.perf_counter()
+    from tqdm import tqdm
+
+    bar = tqdm(total=info.frames or None, unit="frame", desc=Path(name).name[:30],
+               disable=(not sys.stderr.isatty()) if progress is None else not progress)
+    out = None
+    try:
+        out = open_output()
+        vout = _video_stream(out, vin, info, codec, crf, preset)
+        audio_map = _audio_streams(out, container, ext, report)
+        for s in info.other_streams:
+            report.notes.append(f"{s} not copied (only video and audio streams are written)")
+        in_colorspace = None
+        pts_queue: list[int | None] = []
+        last_pts, step = None, _frame_step(vin)
+
+        def frames() -> Iterator[np.ndarray]:
+            nonlocal in_colorspace
+            n = 0
+            try:
+                for packet in container.demux([vin, *audio_map]):
+                    if packet.stream.type == "audio":
+                        _audio_packet(out, packet, audio_map[packet.stream])
+                        continue
+                    for frame in packet.decode():
+                        if in_colorspace is None:
+                            in_colorspace = frame.colorspace
+                        pts_queue.append(frame.pts)
+                        n += 1
+                        if max_frames is not None and n > max_frames:
+                            raise VideoError(name, f"more than {max_frames} frames (the limit)", "too_large")
+                        yield frame.to_ndarray(format="rgb24")
+            except av.error.FFmpegError as e:
+                raise VideoError(name, f"corrupt or truncated video after {n} frames ({_ff_reason(e)})") from None
+            for plan in audio_map.values():  # flush re-encoders
+                if plan[0] == "encode":
+                    _audio_flush(out, plan)
+            if n == 0:
+                raise VideoError(name, "has no decodable video frames (zero-length or corrupt clip)", "not_video")
+
+        for rgb in colorized_frames(colorizer, frames(), stability, batch_size, info.rotation, carrier,
+                                    size=size, temperature=temperature, restraint=restraint):
+            pts = pts_queue.pop(0)
+            if pts is None:  # streams without time stamps: one frame duration after the last
+                pts = 0 if last_pts is None else last_pts + step
+            elif last_pts is not None and pts <= last_pts:  # repeated stamps would make the muxer fail
+                pts = last_pts + 1
+            last_pts = pts
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame = frame.reformat(format=vout.codec_context.pix_fmt, dst_colorspace=_colorspace(in_colorspace))
+            frame.pts, frame.time_base = pts, vin.time_base
+            for p in vout.encode(frame):
+                out.mux(p)
+            report.frames += 1
+            bar.update(1)
+        for p in vout.encode():
+            out.mux(p)
+        out.close()
+        out = None
+    except av.error.FFmpegError as e:
+        raise VideoError(name, f"cannot write the colorized clip ({_ff_reason(e)})") from None
+    finally:
+        if out is not None:
+            try:
+                out.close()
+            except Exception:
+                pass
+        container.close()
+        bar.close()
+    report.seconds = time.perf_counter() - t0
+    report.cuts = carrier.cuts
+    report.tracked = float(np.mean(carrier.tracked)) if carrier.tracked else float("nan")
+    return report
+
+
+def _frame_step(stream) -> int:
+    rate = stream.average_rate or stream.guessed_rate or Fraction(25)
+    return max(1, int(round(1 / (rate * stream.time_base))))
+
+
+def _colorspace(cs) -> int | None:
+    # 2 = unspecified: swscale's default (BT.601) then, as FFmpeg itself would do
+    return cs if cs not in (None, 2) else None
+
+
+def _video_stream(out, vin, info: ClipInfo, codec: str, crf: int, preset: str):
+    ctx_in = vin.codec_context
+    odd = info.width % 2 or info.height % 2
+    vout = out.add_stream(ENCODERS[codec], rate=info.rate)
+    vout.width, vout.height = info.width, info.height
+    # 4:2:0 needs even sizes; an odd-sized clip keeps its size in 4:4:4 (fewer players show it)
+    vout.pix_fmt = "yuv444p" if odd else "yuv420p"
+    vout.time_base = vin.time_base
+    vout.codec_context.time_base = vin.time_base
+    for attr in ("color_range", "color_primaries", "color_trc", "colorspace"):
+        try:
+            setattr(vout.codec_context, attr, getattr(ctx_in, attr))
+        except (AttributeError, ValueError, TypeError):
+            pass
+    if vin.sample_aspect_ratio:
+        vout.codec_context.sample_aspect_ratio = vin.sample_aspect_ratio
+    if codec == "h264":
+        vout.options = {"crf": str(crf), "preset": preset}
+    else:  # libvpx-vp9 in constant-quality mode; cpu-used 4 is its "good, fast" speed
+        vout.options = {"crf": str(crf), "b": "0", "deadline": "good", "cpu-used": "4", "row-mt": "1"}
+    vout.thread_type = "AUTO"
+    if info.rotation:
+        vout.set_display_rotation(info.rotation)
+    return vout
+
+
+def _audio_streams(out, container, ext: str, report: VideoReport) -> dict:
+    """For each input audio stream, an output stream and a plan: ("copy", stream) or
+    ("encode", stream, decoder) when the container cannot hold the codec as it is."""
+    plans = {}
+    copyable = AUDIO_COPYABLE.get(ext)
+    for a in container.streams.audio:
+        cname = a.codec_context.name if a.codec_context else "unknown"
+        if copyable is None or cname in copyable:
+            plans[a] = ("copy", out.add_stream_from_template(a))
+            report.audio.append(f"audio #{a.index} ({cname}): copied unchanged")
+            continue
+        fallback = AUDIO_FALLBACK[ext]
+        o = out.add_stream(fallback, rate=a.rate or 48000)
+        try:
+            o.layout = a.layout
+        except (AttributeError, ValueError):
+            pass
+        plans[a] = ("encode", o)
+        line = (f"audio #{a.index} ({cname}): {ext} cannot hold {cname} as it is; re-encoded to "
+                f"{fallback.replace('lib', '')} (write .mkv to keep it unchanged)")
+        report.audio.append(line)
+    return plans
+
+
+def _audio_packet(out, packet, plan) -> None:
+    if packet.dts is None:  # the demuxer's end-of-stream marker
+        return
+    if plan[0] == "copy":
+        packet.stream = plan[1]
+        out.mux(packet)
+        return
+    for frame in packet.decode():
+        frame.pts = None  # the encoder's resampler re-times the samples
+        for p in plan[1].encode(frame):
+            out.mux(p)
+
+
+def _audio_flush(out, plan) -> None:
+    for p in plan[1].encode(None):
+        out.mux(p)
+
+
+__all__ = [
+    "VIDEO_EXTENSIONS", "VideoError", "ClipInfo", "Stability", "ColorCarrier", "VideoReport", "clip_info",
+    "read_frames", "colorize_video", "colorized_frames", "network_batches", "dis_flow", "warp", "consistent",
+    "is_video_path", "VideoSettings", "output_path_for_video", "colorize_video_bytes", "open_clip",
+]
