@@ -96,6 +96,20 @@ def test_cli_colorizes_a_clip_keeping_frames_rate_size_and_audio(clips, small_ch
     assert not [p for p in tmp_path.iterdir() if p.name != "out.mp4"]  # no temporary file left
 
 
+@pytest.mark.parametrize("name", sorted(p.name for p in CLIPS.iterdir() if p.suffix in (".mp4", ".webm")))
+def test_every_shared_clip_keeps_its_frames_rate_size_and_audio(name, small_checkpoint, tmp_path):
+    """The first 0.6 s of each shared clip through the Python API, into the same container."""
+    from huenet.colorize import Colorizer
+
+    src = cut(CLIPS / name, tmp_path / f"in{Path(name).suffix}", 0.6)
+    out = tmp_path / f"out{Path(name).suffix}"
+    r = Colorizer.load(small_checkpoint, size=64).colorize_video(src, out, progress=False)
+    a, b = clip_info(src), clip_info(out)
+    assert (b.width, b.height, b.rate) == (a.width, a.height, a.rate)
+    assert r.frames == frame_count(out) == frame_count(src) > 3
+    assert b.audio == a.audio and audio_packets(out) == audio_packets(src)
+
+
 def test_full_clip_with_a_data_track_keeps_audio_and_every_frame(small_checkpoint, tmp_path):
     """The whole dog_walk.mp4: AAC plus a QuickTime timecode data track; time stamps kept."""
     from huenet.colorize import Colorizer

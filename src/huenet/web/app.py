@@ -134,23 +134,6 @@ def create_app(colorizer: Colorizer, settings: ServerSettings = ServerSettings()
     async def model():
         return model_info or {}
 
-    @app.post(
-        "/api/colorize",
-        responses={200: {"content": {"image/png": {}, "image/jpeg": {}}}, 413: {}, 415: {}, 422: {}, 503: {}},
-        openapi_extra={"requestBody": {"required": True, "content": {
-            "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
-                "file": {"type": "string", "format": "binary"},
-                "size": {"type": "integer", "description": "working size (short side the network sees)"},
-                "temperature": {"type": "number", "description": "vividness of a classification model: "
-                                "0.05 (bold) to 2 (muted); default the model's"},
-                "restraint": {"type": "number", "description": "classification models: 0 (none) to 5; less "
-                              "color where the likely colors disagree in hue; default the model's"},
-                "hints": {"type": "string", "description": "color hints, JSON: "
-                          '[{"x": 120, "y": 340, "color": "#c03020", "radius": 4}, '
-                          '{"stroke": [[40, 300], [150, 330]], "color": "#2f6b2a", "radius": 4}] (photo pixels)'},
-                "format": {"type": "string", "enum": ["png", "jpeg"]}}}},
-            "image/*": {"schema": {"type": "string", "format": "binary"}}}}},
-    )
     @contextlib.asynccontextmanager
     async def admitted():
         """A request in hand for its whole life; beyond workers + queue: 503 at once."""
@@ -180,6 +163,23 @@ def create_app(colorizer: Colorizer, settings: ServerSettings = ServerSettings()
             size = int(size_text)
         return data, fields, size
 
+    @app.post(
+        "/api/colorize",
+        responses={200: {"content": {"image/png": {}, "image/jpeg": {}}}, 413: {}, 415: {}, 422: {}, 503: {}},
+        openapi_extra={"requestBody": {"required": True, "content": {
+            "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+                "file": {"type": "string", "format": "binary"},
+                "size": {"type": "integer", "description": "working size (short side the network sees)"},
+                "temperature": {"type": "number", "description": "vividness of a classification model: "
+                                "0.05 (bold) to 2 (muted); default the model's"},
+                "restraint": {"type": "number", "description": "classification models: 0 (none) to 5; less "
+                              "color where the likely colors disagree in hue; default the model's"},
+                "hints": {"type": "string", "description": "color hints, JSON: "
+                          '[{"x": 120, "y": 340, "color": "#c03020", "radius": 4}, '
+                          '{"stroke": [[40, 300], [150, 330]], "color": "#2f6b2a", "radius": 4}] (photo pixels)'},
+                "format": {"type": "string", "enum": ["png", "jpeg"]}}}},
+            "image/*": {"schema": {"type": "string", "format": "binary"}}}}},
+    )
     async def colorize(request: Request):
         async with admitted():
             data, fields, size = await upload(request)
