@@ -34,6 +34,8 @@ def cmd_colorize(args: argparse.Namespace) -> int:
 
     if args.hint or args.hints or args.stroke:
         return _colorize_with_hints(args)
+    if args.engine == "ray":
+        return _colorize_on_ray(args)
     colorizer = Colorizer.load(args.model, size=args.size, device=args.device, backend=args.backend,
                                saturation=args.saturation, precision=args.precision, compile=args.compile,
                                temperature=args.temperature, restraint=args.restraint)
@@ -42,6 +44,20 @@ def cmd_colorize(args: argparse.Namespace) -> int:
         batch_size=args.batch_size, max_pixels=args.max_pixels, png_level=args.png_level,
         video=_video_settings(args),
     )
+    print(report.summary(), file=sys.stderr)
+    return 0 if report.ok else 1
+
+
+def _colorize_on_ray(args: argparse.Namespace) -> int:
+    """The batch path as a Ray Data pipeline with a manifest beside the outputs (distributed.py)."""
+    from .distributed import ColorizerSpec, colorize_with_ray
+
+    spec = ColorizerSpec(model=args.model, size=args.size, device=args.device, precision=args.precision,
+                         temperature=args.temperature, restraint=args.restraint, saturation=args.saturation,
+                         png_level=args.png_level, max_pixels=args.max_pixels)
+    report = colorize_with_ray(spec, args.inputs, args.output, fmt=args.format, address=args.address,
+                               actors=args.actors, batch_size=args.batch_size, retry_failed=args.retry_failed,
+                               gpus_per_actor=1.0 if args.device == "cuda" else 0.0)
     print(report.summary(), file=sys.stderr)
     return 0 if report.ok else 1
 
@@ -334,6 +350,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--crf", type=int, default=None, metavar="Q",
                    help="video quality, lower is better (default 18 for H.264, 31 for VP9)")
     p.add_argument("--preset", default="medium", help="video: x264 speed preset (ultrafast ... veryslow)")
+    p.add_argument("--engine", choices=["local", "ray"], default="local",
+                   help="ray: run as a Ray Data pipeline (huenet[ray]) with a manifest beside the outputs; photos only")
+    p.add_argument("--address", default=None, help="--engine ray: join this Ray cluster (default: start Ray here)")
+    p.add_argument("--actors", type=int, default=None, help="--engine ray: colorizer actors (default: one per CPU/GPU)")
+    p.add_argument("--retry-failed", action="store_true", help="--engine ray: redo the inputs the manifest lists as failed")
     p.set_defaults(func=cmd_colorize)
 
     p = sub.add_parser("info", help="describe a model: name, config, parameter count, provenance")

@@ -1,0 +1,119 @@
+"""Archive scale on Ray: a local cluster of two worker nodes, one killed partway; every photo
+written exactly once, a manifest row for each, a rerun that does nothing; bad files as rows."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import DATA, run_cli
+
+ray = pytest.importorskip("ray")
+pytest.importorskip("ray.data")
+
+from huenet.distributed import ColorizerSpec, colorize_with_ray, read_manifest  # noqa: E402
+
+
+@pytest.fixture
+def photos_200(tmp_path) -> Path:
+    src = sorted((DATA / "diverse" / "val").glob("*.jpg"))[::3][:200]
+    assert len(src) == 200
+    d = tmp_path / "in"
+    for i, p in enumerate(src):  # two folders, so the outputs' mirroring is checked too
+        (d / f"part{i % 2}").mkdir(parents=True, exist_ok=True)
+        shutil.copy(p, d / f"part{i % 2}" / p.name)
+    return d
+
+
+@pytest.mark.slow
+def test_two_worker_nodes_one_killed_every_photo_once(photos_200, small_checkpoint, tmp_path):
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
+    cluster.add_node(num_cpus=1)
+    victim = cluster.add_node(num_cpus=1)
+    out = tmp_path / "out"
+    killed = {}
+
+    def kill_partway():  # once a quarter of the photos are written, the second node goes away
+        while len(list(out.rglob("*.jpg"))) < 50:
+            time.sleep(0.1)
+        cluster.remove_node(victim, allow_graceful=False)
+        killed["at"] = len(list(out.rglob("*.jpg")))
+
+    try:
+        ray.init(address=cluster.address, logging_level="ERROR", log_to_driver=False)
+        spec = ColorizerSpec(model=str(small_checkpoint), size=64, device="cpu")
+        t = threading.Thread(target=kill_partway, daemon=True)
+        t.start()
+        report = colorize_with_ray(spec, [str(photos_200)], str(out), batch_size=4, actors=2)
+        t.join(timeout=60)
+        assert 50 <= killed["at"] < 200, killed  # the node really died partway
+        assert report.ok and report.done == 200, report.summary()
+        written = sorted(p.relative_to(out) for p in out.rglob("*.jpg"))
+        assert written == sorted(p.relative_to(photos_200) for p in photos_200.rglob("*.jpg"))
+        assert not [p for p in out.rglob("*") if p.name.startswith(".")]  # no temporary file left
+        rows = read_manifest(str(out))
+        assert len(rows) == 200 and {r["status"] for r in rows.values()} == {"ok"}
+        again = colorize_with_ray(spec, [str(photos_200)], str(out), batch_size=4)
+        assert again.done == 0 and again.skipped_done == 200
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+
+
+@pytest.mark.slow
+def test_ray_matches_the_plain_batch_and_reports_bad_files(small_checkpoint, tmp_path):
+    d = tmp_path / "in"
+    d.mkdir()
+    good = sorted((DATA / "bsds500" / "test").glob("*.jpg"))[:4]
+    for p in good:
+        shutil.copy(p, d / p.name)
+    (d / "empty.jpg").write_bytes(b"")
+    (d / "random.png").write_bytes(np.random.default_rng(0).bytes(5000))
+    (d / "cut.jpg").write_bytes(good[0].read_bytes()[:3000])
+    (d / "notes.txt").write_text("not a photo, not looked at in a folder")
+    plain = run_cli("colorize", d, "-o", tmp_path / "plain", "--model", small_checkpoint, "--size", "64")
+    r = run_cli("colorize", d, "-o", tmp_path / "ray", "--model", small_checkpoint, "--size", "64",
+                "--engine", "ray", "--actors", "1")
+    assert r.returncode == plain.returncode == 1, r.stderr  # as for the plain batch path: something failed
+    for p in good:
+        a = np.asarray(Image.open(tmp_path / "plain" / p.name), np.int16)
+        b = np.asarray(Image.open(tmp_path / "ray" / p.name), np.int16)
+        assert np.abs(a - b).max() <= 1
+    rows = read_manifest(str(tmp_path / "ray"))
+    assert len(rows) == 7
+    bad = {Path(k).name: v["error"] for k, v in rows.items() if v["status"] == "error"}
+    assert set(bad) == {"empty.jpg", "random.png", "cut.jpg"}
+    assert "empty file" in bad["empty.jpg"] and "truncated" in bad["cut.jpg"]
+    # a rerun does nothing new; --retry-failed tries the failures again (and they fail again)
+    r2 = run_cli("colorize", d, "-o", tmp_path / "ray", "--model", small_checkpoint, "--engine", "ray")
+    assert "0 written" in r2.stderr and "4 already done" in r2.stderr
+    r3 = run_cli("colorize", d, "-o", tmp_path / "ray", "--model", small_checkpoint, "--engine", "ray",
+                 "--retry-failed")
+    assert "0 written, 3 failed, 4 already done" in r3.stderr
+
+
+@pytest.mark.slow
+def test_fsspec_uris_in_and_out(small_checkpoint, tmp_path):
+    """Inputs and outputs given as URIs go through fsspec (file:// here; s3:// and others alike)."""
+    d = tmp_path / "in" / "sub"
+    d.mkdir(parents=True)
+    for p in sorted((DATA / "bsds500" / "test").glob("*.jpg"))[:3]:
+        shutil.copy(p, d / p.name)
+    out = tmp_path / "out"
+    spec = ColorizerSpec(model=str(small_checkpoint), size=64, device="cpu")
+    report = colorize_with_ray(spec, [f"file://{tmp_path / 'in'}"], f"file://{out}", actors=1)
+    assert report.ok and report.done == 3, report.summary()
+    names = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.jpg"))
+    assert names == sorted(f"sub/{p.name}" for p in d.iterdir())
+    assert all(Image.open(p).size == Image.open(d / p.name).size for p in (out / "sub").iterdir())
+    assert not [p for p in out.rglob(".*")]
+    rows = read_manifest(f"file://{out}")
+    assert len(rows) == 3 and all(r["input"].startswith("file://") for r in rows.values())
