@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from gates import describe  # noqa: E402
 
 from huenet.colorize import Colorizer, working_size  # noqa: E402
-from huenet.evaluate import Evaluation, _lab, baseline_predictions, score_photo, source_of  # noqa: E402
+from huenet.evaluate import Evaluation, _lab, baseline_predictions, score_photo  # noqa: E402
 from huenet.images import load_photo  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -89,7 +89,7 @@ def main():
         print(f"\n## {set_name} ({len(paths)} photos)")
         for vname, ev in evs.items():
             s = ev.summary()
-            m, g = s["methods"]["model"], s["methods"]["gray"]
+            m = s["methods"]["model"]
             line = "; ".join(describe(s))
             print(f"{vname:<26} AuC {m['auc']:.4f} CF {m['cf']:.1f} | {line}", flush=True)
 

@@ -45,7 +45,10 @@ def test_two_worker_nodes_one_killed_every_photo_once(photos_200, small_checkpoi
         while len(list(out.rglob("*.jpg"))) < 50:
             time.sleep(0.1)
         cluster.remove_node(victim, allow_graceful=False)
-        killed["at"] = len(list(out.rglob("*.jpg")))
+        # what was in place when the node died: a retry that wrote any of these again would
+        # rename a new file over it (a new inode)
+        killed["inodes"] = {p: p.stat().st_ino for p in out.rglob("*.jpg")}
+        killed["at"] = len(killed["inodes"])
 
     try:
         ray.init(address=cluster.address, logging_level="ERROR", log_to_driver=False)
@@ -59,6 +62,7 @@ def test_two_worker_nodes_one_killed_every_photo_once(photos_200, small_checkpoi
         written = sorted(p.relative_to(out) for p in out.rglob("*.jpg"))
         assert written == sorted(p.relative_to(photos_200) for p in photos_200.rglob("*.jpg"))
         assert not [p for p in out.rglob("*") if p.name.startswith(".")]  # no temporary file left
+        assert {p: p.stat().st_ino for p in killed["inodes"]} == killed["inodes"]  # none written twice
         rows = read_manifest(str(out))
         assert len(rows) == 200 and {r["status"] for r in rows.values()} == {"ok"}
         again = colorize_with_ray(spec, [str(photos_200)], str(out), batch_size=4)

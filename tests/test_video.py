@@ -7,7 +7,6 @@ The clips are short cuts (stream copies, no re-encode) of the real clips in ../s
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -25,7 +24,7 @@ av = pytest.importorskip("av")
 pytest.importorskip("cv2")
 
 from huenet.video import (  # noqa: E402
-    ColorCarrier, Stability, VideoError, clip_info, colorize_video, consistent, dis_flow, read_frames, warp,
+    ColorCarrier, Stability, VideoError, clip_info, consistent, dis_flow, read_frames,
 )
 from huenet.video_eval import score_clip, warping_errors  # noqa: E402
 
@@ -215,7 +214,6 @@ def test_carrier_follows_motion_and_resets_at_a_cut():
     """Color painted on a moving square goes with it; a different scene starts afresh."""
     h, w = 64, 96
     car = ColorCarrier(Stability(strength=1.0))
-    L0 = np.full((h, w), 30.0, np.float32)
     rng = np.random.default_rng(1)
     tex = rng.uniform(20, 80, (h, w)).astype(np.float32)
     L0 = tex.copy()

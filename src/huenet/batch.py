@@ -8,9 +8,12 @@ import sys
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, TextIO
+from typing import TYPE_CHECKING, Iterable, TextIO
 
 from tqdm import tqdm
+
+if TYPE_CHECKING:
+    from .video import VideoSettings
 
 from .colorize import Colorizer, gray_input, output_path_for
 from .figures import triptych
@@ -179,7 +182,7 @@ def _colorize_clips(colorizer: Colorizer, clips, out: Path, single_file: bool, i
             print(f"skipped {line}", file=log)
             continue
         try:
-            r = colorize_video(colorizer, item.path, target, progress=progress, log=log, **settings.kwargs())
+            r = colorize_video(colorizer, item.path, target, progress=progress, **settings.kwargs())
         except (VideoError, ValueError, RuntimeError, OSError) as e:
             line = str(e) if isinstance(e, VideoError) else f"{item.path}: {e}"
             report.failed.append(line)

@@ -237,14 +237,20 @@ class Colorizer:
         default the colorizer's), saturation gain applied. ``temperature`` and ``restraint`` override
         the model's annealed-mean settings for this call (classification models)."""
         self._check_decode(temperature, restraint)
-        h, w = L.shape[-2:]
-        wh, ww = working_size(h, w, size or self.size)
-        small = F.interpolate(L, size=(wh, ww), mode="bilinear", align_corners=False, antialias=True)
+        small = self.working_lightness(L, size)
         if temperature is None and restraint is None:
             ab = self._runner(small.to(self.device))
         else:
             ab = self._runner(small.to(self.device), temperature=temperature, restraint=restraint)
         return ab * self.saturation if self.saturation != 1.0 else ab
+
+    def working_lightness(self, L: torch.Tensor, size: int | None = None) -> torch.Tensor:
+        """``N x 1 x H x W`` L -> L at the working size (short side ``size``), as the network sees
+        it; L already at that size (a video frame's, resized once for the flow too) is kept."""
+        wh, ww = working_size(*L.shape[-2:], size or self.size)
+        if tuple(L.shape[-2:]) == (wh, ww):
+            return L
+        return F.interpolate(L, size=(wh, ww), mode="bilinear", align_corners=False, antialias=True)
 
     @torch.inference_mode()
     def predict_ab(self, L: torch.Tensor, size: int | None = None, temperature: float | None = None,
@@ -383,7 +389,7 @@ class Colorizer:
         u8 = self.to_srgb_u8(L, ab[None].to(self.device)).permute(0, 2, 3, 1).cpu().numpy()
         return pil_from_u8(u8[0], photo.alpha)
 
-    def colorize_video(self, src: str | os.PathLike, dst: str | os.PathLike, **options):
+    def colorize_video(self, src: str | os.PathLike, dst: str | os.PathLike, **options):  # -> video.VideoReport
         """Colorize a clip into ``dst`` (.mp4, .mov, .m4v, .mkv, .webm), frames streamed, color
         carried along the motion (``stability=video.Stability(strength)``; 0 turns it off), audio
         copied unchanged; returns a ``video.VideoReport``. Options: see ``video.colorize_video``."""

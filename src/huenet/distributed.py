@@ -145,10 +145,11 @@ class ColorizerSpec:
 class ColorizeActor:
     """One model per actor process; each call colorizes a batch of rows and writes their outputs."""
 
-    def __init__(self, spec: ColorizerSpec, run_id: str):
+    def __init__(self, spec: ColorizerSpec):
         from .colorize import Colorizer
 
-        self.spec, self.run_id = spec, run_id
+        self.spec = spec
+        self.settings = spec.settings_text()
         self.colorizer = Colorizer.load(spec.model, size=spec.size, device=spec.device, precision=spec.precision,
                                         temperature=spec.temperature, restraint=spec.restraint,
                                         saturation=spec.saturation)
@@ -162,7 +163,7 @@ class ColorizeActor:
         rows, photos = [], []
         for src, dst in zip(batch["input"], batch["output"]):
             row = {"input": str(src), "output": str(dst), "status": "ok", "error": None, "model": self.model_name,
-                   "settings": self.spec.settings_text(), "seconds": 0.0}
+                   "settings": self.settings, "seconds": 0.0}
             rows.append(row)
             t0 = time.perf_counter()
             try:
@@ -215,17 +216,13 @@ class ColorizeActor:
 
 
 def _write_uri(img, fs, path: str, png_level: int) -> None:
-    """Encode in memory and write under a temporary name in the same folder, then rename."""
-    from PIL import Image
+    """Encode in memory as ``save_image`` would, write under a temporary name beside the target
+    on ``fs``, then rename (an object store's rename is a copy; the target still appears whole)."""
+    from .images import encoding_for
 
-    Image.preinit()
-    ext = Path(path).suffix.lower()
-    fmt = Image.EXTENSION.get(ext) or Image.registered_extensions().get(ext) or "PNG"
-    if fmt == "JPEG" and img.mode != "RGB":
-        img = img.convert("RGB")
+    img, fmt, params = encoding_for(img, path, png_level=png_level)
     buf = io.BytesIO()
-    img.save(buf, format=fmt, **({"compress_level": png_level} if fmt == "PNG" else {"quality": 95} if fmt in (
-        "JPEG", "WEBP") else {}))
+    img.save(buf, format=fmt, **params)
     parent = path.rsplit("/", 1)[0]
     fs.makedirs(parent, exist_ok=True)
     tmp = f"{parent}/.{Path(path).name}.{uuid.uuid4().hex}.tmp"
@@ -294,7 +291,7 @@ def colorize_with_ray(spec: ColorizerSpec, inputs: Sequence[str], out: str, *, f
         ctx.enable_progress_bars = False
         ds = ray.data.from_items(todo, override_num_blocks=max(1, min(len(todo), len(todo) // batch_size)))
         ds = ds.map_batches(
-            ColorizeActor, fn_constructor_kwargs={"spec": spec, "run_id": uuid.uuid4().hex},
+            ColorizeActor, fn_constructor_kwargs={"spec": spec},
             batch_size=batch_size, batch_format="numpy",
             compute=ray.data.ActorPoolStrategy(min_size=1, max_size=n),
             num_cpus=cpus_per_actor, num_gpus=gpus_per_actor,
@@ -336,10 +333,6 @@ def _row(batch: dict, i: int) -> dict:
 def _exists(path: str) -> bool:
     fs, p = _fs(path)
     return fs.exists(p)
-
-
-def manifest_rows(out: str) -> list[dict]:
-    return list(read_manifest(out).values())
 
 
 __all__ = ["ColorizerSpec", "ColorizeActor", "RayReport", "colorize_with_ray", "list_inputs", "read_manifest",

@@ -206,25 +206,34 @@ def pil_from_u8(u8: np.ndarray, alpha: np.ndarray | None = None) -> Image.Image:
 DEFAULT_PNG_LEVEL = 1
 
 
+def encoding_for(img: Image.Image, path: str | os.PathLike, quality: int = 95,
+                 png_level: int = DEFAULT_PNG_LEVEL) -> tuple[Image.Image, str, dict]:
+    """(image ready for the format, Pillow format name, save parameters) for writing ``img`` as
+    ``path``'s extension says; a clear ``ValueError`` for an unknown extension or PNG level."""
+    if not 0 <= png_level <= 9:
+        raise ValueError(f"PNG compression level must be 0 to 9, not {png_level}")
+    suffix = Path(path).suffix.lower()
+    # the common formats are registered by preinit(); all of Pillow's plugins (Image.init, ~0.1 s
+    # of a one-photo command) only when the extension is not one of them
+    Image.preinit()
+    fmt = Image.EXTENSION.get(suffix) or Image.registered_extensions().get(suffix)
+    if fmt is None:
+        raise ValueError(f"{path}: unknown output image extension {suffix!r}")
+    if fmt == "JPEG" and img.mode not in ("RGB", "L"):
+        img = img.convert("RGB")
+    params = {"quality": quality} if fmt in ("JPEG", "WEBP") else {"compress_level": png_level} if fmt == "PNG" else {}
+    return img, fmt, params
+
+
 def save_image(img: Image.Image, path: str | os.PathLike, quality: int = 95, png_level: int = DEFAULT_PNG_LEVEL) -> None:
     """Write atomically (temp file + rename) so an interrupted batch never leaves half a file.
 
     JPEG cannot hold alpha: an RGBA image asked for as JPEG is written without it. ``png_level``:
     zlib level 0 (none, fastest) to 9 (smallest, slowest) for PNG files.
     """
-    if not 0 <= png_level <= 9:
-        raise ValueError(f"PNG compression level must be 0 to 9, not {png_level}")
     path = Path(path)
+    img, fmt, params = encoding_for(img, path, quality, png_level)
     path.parent.mkdir(parents=True, exist_ok=True)
-    # the common formats are registered by preinit(); all of Pillow's plugins (Image.init, ~0.1 s
-    # of a one-photo command) only when the extension is not one of them
-    Image.preinit()
-    fmt = Image.EXTENSION.get(path.suffix.lower()) or Image.registered_extensions().get(path.suffix.lower())
-    if fmt is None:
-        raise ValueError(f"{path}: unknown output image extension {path.suffix!r}")
-    if fmt == "JPEG" and img.mode not in ("RGB", "L"):
-        img = img.convert("RGB")
-    params = {"quality": quality} if fmt in ("JPEG", "WEBP") else {"compress_level": png_level} if fmt == "PNG" else {}
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         mask = os.umask(0o022)

@@ -18,14 +18,13 @@ from __future__ import annotations
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterable, Iterator, TextIO
+from typing import Iterable, Iterator
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .images import display_name
 
@@ -276,9 +275,6 @@ class ColorCarrier:
         self.cuts = 0  # frames where tracking was lost and color started afresh (after the first)
         self.tracked: list[float] = []  # fraction of pixels carried, per frame after the first
 
-    def reset(self) -> None:
-        self.prev_l = self.prev_ab = None
-
     def step(self, L: np.ndarray, ab: np.ndarray) -> np.ndarray:
         """``L``: ``H x W`` float in [0, 100]; ``ab``: ``H x W x 2`` float32, the network's.
         Returns the ab to show, ``H x W x 2`` float32."""
@@ -303,14 +299,6 @@ class ColorCarrier:
 
 
 # -- the colorizer on frames ------------------------------------------------------------------------
-def working_lightness(colorizer, L: torch.Tensor, size: int | None = None) -> torch.Tensor:
-    """Full-size ``N x 1 x H x W`` L -> L at the colorizer's working size, as the network sees it."""
-    from .colorize import working_size
-
-    wh, ww = working_size(*L.shape[-2:], size or colorizer.size)
-    return F.interpolate(L, size=(wh, ww), mode="bilinear", align_corners=False, antialias=True)
-
-
 @dataclass
 class FrameBatch:
     """A batch of frames and what the network made of them: ``L`` full size ``N x 1 x H x W``
@@ -334,7 +322,7 @@ def network_batches(colorizer, frames: Iterable[np.ndarray], batch_size: int = D
     def run(chunk: list[np.ndarray]) -> FrameBatch:
         px = torch.from_numpy(np.stack(chunk)).permute(0, 3, 1, 2).to(colorizer.device)
         L = colorizer.lightness(px)
-        L_small = working_lightness(colorizer, L.rot90(k, dims=(-2, -1)) if k else L, size)
+        L_small = colorizer.working_lightness(L.rot90(k, dims=(-2, -1)) if k else L, size)
         ab = colorizer.predict_ab_small(L_small, size, temperature, restraint)
         if k:
             L_small, ab = L_small.rot90(-k, dims=(-2, -1)), ab.rot90(-k, dims=(-2, -1))
@@ -382,8 +370,8 @@ class VideoSettings:
     max_frames: int | None = None
 
     def kwargs(self) -> dict:
-        return {"stability": self.stability, "codec": self.codec, "crf": self.crf, "preset": self.preset,
-                "batch_size": self.batch_size, "max_frames": self.max_frames}
+        """``colorize_video``'s keyword arguments (shallow: ``stability`` stays a ``Stability``)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def output_path_for_video(found_relative: Path, out: Path) -> Path:
@@ -428,8 +416,8 @@ def check_output(dst: str | os.PathLike, src: str | os.PathLike | None = None) -
 def colorize_video(
     colorizer, src: str | os.PathLike, dst: str | os.PathLike, *, stability: Stability = Stability(),
     codec: str | None = None, crf: int | None = None, preset: str = "medium", batch_size: int = DEFAULT_BATCH,
-    progress: bool | None = None, log: TextIO | None = None, size: int | None = None,
-    temperature: float | None = None, restraint: float | None = None, max_frames: int | None = None,
+    progress: bool | None = None, size: int | None = None, temperature: float | None = None,
+    restraint: float | None = None, max_frames: int | None = None,
 ) -> VideoReport:
     """Colorize the clip ``src`` into ``dst`` (container from its extension: .mp4, .mov, .m4v,
     .mkv, .webm). Frame rate, time stamps, size and rotation are kept; the video is H.264 yuv420p
@@ -473,8 +461,10 @@ def _transcode(colorizer, src, name: str, open_output, ext: str, *, stability: S
                codec: str | None = None, crf: int | None = None, preset: str = "medium",
                batch_size: int = DEFAULT_BATCH, progress: bool | None = None, size: int | None = None,
                temperature: float | None = None, restraint: float | None = None,
-               max_frames: int | None = None) -> VideoReport:
-    """Decode ``src``, colorize, encode into the container ``open_output()`` opens; audio copied."""
+               max_frames: int | None = None, max_seconds: float | None = None,
+               max_frame_pixels: int | None = None) -> VideoReport:
+    """Decode ``src``, colorize, encode into the container ``open_output()`` opens; audio copied.
+    A clip beyond ``max_frames``, ``max_seconds`` or ``max_frame_pixels`` is a ``too_large`` error."""
     av = _av()
     codec = codec or OUTPUT_CONTAINERS[ext]
     if codec not in ENCODERS:
@@ -487,6 +477,11 @@ def _transcode(colorizer, src, name: str, open_output, ext: str, *, stability: S
     info = clip_info(src, name)
     if max_frames is not None and info.frames > max_frames:
         raise VideoError(name, f"{info.frames} frames exceeds the limit of {max_frames}", "too_large")
+    if max_seconds is not None and info.duration_s > max_seconds:
+        raise VideoError(name, f"clip too long: {info.duration_s:.1f} s; the limit is {max_seconds:g} s", "too_large")
+    if max_frame_pixels is not None and info.width * info.height > max_frame_pixels:
+        raise VideoError(name, f"frames too large: {info.width}x{info.height}; the limit is {max_frame_pixels:,} "
+                               "pixels a frame", "too_large")
     container, vin = open_clip(src, name)
     report = VideoReport(name, Path(), 0, 0.0)
     carrier = ColorCarrier(stability)
@@ -602,8 +597,8 @@ def _video_stream(out, vin, info: ClipInfo, codec: str, crf: int, preset: str):
 
 
 def _audio_streams(out, container, ext: str, report: VideoReport) -> dict:
-    """For each input audio stream, an output stream and a plan: ("copy", stream) or
-    ("encode", stream, decoder) when the container cannot hold the codec as it is."""
+    """For each input audio stream, a plan: ("copy", output stream), or ("encode", output
+    stream) when the container cannot hold the codec as it is (the input stream decodes)."""
     plans = {}
     copyable = AUDIO_COPYABLE.get(ext)
     for a in container.streams.audio:

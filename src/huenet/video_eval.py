@@ -32,9 +32,8 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-import torch
 
-from .color import rgb_to_lab
+from .evaluate import _lab as lab_of_u8
 from .images import display_name
 from .metrics import ab_errors, ab_rmse, auc, colorfulness, psnr
 from .video import (
@@ -48,13 +47,15 @@ DEFAULT_MAX_SIDE = 640
 
 
 def _lab(u8: np.ndarray) -> np.ndarray:
-    """``H x W x 3`` uint8 -> ``H x W x 3`` float32 Lab."""
-    return rgb_to_lab(torch.from_numpy(u8).permute(2, 0, 1).float().div(255)[None])[0].permute(1, 2, 0).numpy()
+    """``H x W x 3`` uint8 -> ``H x W x 3`` float32 Lab (photo evaluation's conversion, channels last)."""
+    return lab_of_u8(u8).permute(1, 2, 0).numpy()
 
 
 def _gray8(u8: np.ndarray) -> np.ndarray:
-    """Luma for the flow (BT.601 weights on the 8-bit values, as OpenCV's own conversion)."""
-    return np.clip(u8 @ np.array([0.299, 0.587, 0.114], dtype=np.float32) + 0.5, 0, 255).astype(np.uint8)
+    """8-bit luma for the flow."""
+    import cv2
+
+    return cv2.cvtColor(u8, cv2.COLOR_RGB2GRAY)
 
 
 def _shrink(u8: np.ndarray, max_side: int) -> np.ndarray:

@@ -237,19 +237,14 @@ def _colorize_clip_bytes(colorizer: Colorizer, data: bytes, settings: ServerSett
                          stability: float | None, temperature: float | None, restraint: float | None) -> bytes:
     """An uploaded clip, checked against the server's limits, colorized in memory into an MP4."""
     try:
-        from ..video import Stability, VideoError, clip_info, colorize_video_bytes
+        from ..video import Stability, VideoError, colorize_video_bytes
     except ImportError:  # pragma: no cover - the video extra is part of serve's tests
         raise ApiError(501, "this server cannot read video (install huenet[video])") from None
     try:
-        info = clip_info(data)
-        if info.duration_s > settings.max_video_seconds:
-            raise ApiError(413, f"clip too long: {info.duration_s:.1f} s; the limit is {settings.max_video_seconds:g} s")
-        if info.width * info.height > settings.max_video_pixels:
-            raise ApiError(413, f"frames too large: {info.width}x{info.height}; the limit is "
-                                f"{settings.max_video_pixels:,} pixels a frame")
         out, _ = colorize_video_bytes(
-            colorizer, data, stability=Stability(0.9 if stability is None else stability), size=size,
-            temperature=temperature, restraint=restraint, max_frames=settings.max_video_frames, progress=False,
+            colorizer, data, stability=Stability() if stability is None else Stability(stability), size=size,
+            temperature=temperature, restraint=restraint, max_frames=settings.max_video_frames,
+            max_seconds=settings.max_video_seconds, max_frame_pixels=settings.max_video_pixels, progress=False,
             preset="veryfast")
     except VideoError as e:
         raise ApiError(_VIDEO_ERRORS.get(e.kind, 422), e.reason) from None
