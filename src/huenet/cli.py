@@ -52,6 +52,8 @@ def _colorize_on_ray(args: argparse.Namespace) -> int:
     """The batch path as a Ray Data pipeline with a manifest beside the outputs (distributed.py)."""
     from .distributed import ColorizerSpec, colorize_with_ray
 
+    if args.compare or args.backend != "torch" or args.compile:
+        raise ValueError("--engine ray takes neither --compare, --backend onnxruntime nor --compile")
     spec = ColorizerSpec(model=args.model, size=args.size, device=args.device, precision=args.precision,
                          temperature=args.temperature, restraint=args.restraint, saturation=args.saturation,
                          png_level=args.png_level, max_pixels=args.max_pixels)
