@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import header, table  # noqa: E402
+from common import header, other_load, table  # noqa: E402
 
 import av  # noqa: E402
 import cv2  # noqa: E402
@@ -56,13 +56,6 @@ def make_clip(path: Path, frames: int, size: tuple[int, int], preset: str = "ver
         for p in s.encode():
             out.mux(p)
     return path
-
-
-def other_load() -> str:
-    ps = subprocess.run(["ps", "-eo", "pcpu,args"], capture_output=True, text=True).stdout.splitlines()[1:]
-    busy = [line.strip() for line in ps if line.strip() and float(line.split()[0]) > 20
-            and "bench_video" not in line and "ps -eo" not in line]
-    return "; ".join(busy) if busy else "none (no other process above 20% CPU)"
 
 
 def peak_rss_mb(args: list[str]) -> tuple[float, float]:

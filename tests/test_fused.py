@@ -58,3 +58,69 @@ def test_threads_may_call_the_fused_path_at_once(small_checkpoint):
     with ThreadPoolExecutor(3) as ex:
         outs = list(ex.map(lambda _: np.asarray(c.colorize(img)), range(6)))
     assert all(np.array_equal(o, want) for o in outs)
+
+
+def _real_pixels(kind: str, size: tuple[int, int]) -> torch.Tensor:
+    """A real photo resized to ``size`` (W, H) as the colorizer views it: ``1 x C x H x W`` uint8."""
+    img = Image.open(sorted((DATA / "bsds500" / "test").glob("*.jpg"))[7]).convert("RGB").resize(size, Image.BICUBIC)
+    a = np.asarray(img.convert("L"))[..., None] if kind == "gray" else np.asarray(img)
+    return torch.from_numpy(np.array(a)).permute(2, 0, 1)[None]
+
+
+@pytest.mark.parametrize("kind", ["gray", "rgb"])
+@pytest.mark.parametrize("size,working", [((1203, 901), (128, 171)), ((1500, 100), (128, 1920)), ((333, 517), (200, 129))])
+def test_working_lightness_from_pixels_is_the_antialiased_resize_of_l(small_checkpoint, kind, size, working):
+    """The network's input straight from 8-bit pixels equals the tensor path's: L at full resolution,
+    then ``F.interpolate(bilinear, antialias=True)``; shrinking, enlarging (a 100-row strip to 128)
+    and odd sizes."""
+    c = Colorizer.load(small_checkpoint, device="cpu", fused=False)
+    px = _real_pixels(kind, size)
+    want = torch.nn.functional.interpolate(c.lightness(px), size=working, mode="bilinear", align_corners=False,
+                                           antialias=True)
+    got = fused.working_lightness_u8(px, working)
+    assert got.shape == want.shape == (1, 1, *working)
+    assert (got - want).abs().max() < 0.01, (got - want).abs().max()  # L is 0..100
+
+
+@pytest.mark.parametrize("kind", ["gray", "rgb"])
+def test_srgb_from_pixels_matches_the_tensor_path_with_colors_outside_srgb(small_checkpoint, kind):
+    """8-bit pixels + ab -> the same 8-bit photo as the tensor path from the full-resolution L, two
+    photos in one batch. The network's ab is stretched to chroma up to 110 so that many pixels
+    (checked) go through the gamut bisection."""
+    from huenet.color import _lab_to_linear
+
+    c = Colorizer.load(small_checkpoint, device="cpu", precision="fp32", fused=False)
+    px = torch.cat([_real_pixels(kind, (1203, 901)), _real_pixels(kind, (1203, 901)).flip(-1)])
+    L = c.lightness(px)
+    ab = c.predict_ab_small(L)
+    ab = ab * (110.0 / ab.norm(dim=1).max())
+    want = c.to_srgb_u8(L, ab).numpy().astype(np.int16)
+    got = fused.srgb_u8_from_pixels(px, ab).numpy().astype(np.int16)
+    d = np.abs(got - want)
+    assert got.shape == want.shape == (2, 3, 901, 1203)
+    assert d.max() <= 2 and (d <= 1).mean() >= 0.999, (d.max(), (d <= 1).mean())
+    full_ab = torch.nn.functional.interpolate(ab, size=L.shape[-2:], mode="bilinear", align_corners=False)
+    raw = _lab_to_linear(torch.cat([L, full_ab], 1))
+    assert ((raw < -1e-4) | (raw > 1 + 1e-4)).any(1).float().mean() > 0.05  # the bisection had work
+
+
+def test_fitted_curves_are_far_inside_one_code():
+    """The kernels' polynomials for the sRGB curve, its inverse and Lab's cube root, against the exact
+    functions on a fine grid (a lower degree or a wrong range would fail here first)."""
+    from huenet._fused_kernels import _POLY_ERRORS
+
+    assert _POLY_ERRORS["srgb encode (codes)"] < 0.005
+    assert _POLY_ERRORS["L from Y (L units)"] < 0.001
+    assert 903.3 * _POLY_ERRORS["srgb decode"] < 0.01  # L's slope in Y is at most 903.3 (its line near black)
+
+
+def test_colorize_array_takes_read_only_and_batched_pixels(small_checkpoint):
+    """``colorize_array`` hands the kernels read-only views of the caller's memory, in batches."""
+    c = Colorizer.load(small_checkpoint, device="cpu", precision="fp32", fused=True)
+    ref = Colorizer.load(small_checkpoint, device="cpu", precision="fp32", fused=False)
+    a = np.asarray(Image.open(sorted((DATA / "bsds500" / "test").glob("*.jpg"))[9]).convert("RGB"))
+    a.setflags(write=False)
+    batch = np.stack([a, a[::-1].copy()])
+    got, want = c.colorize_array(batch).astype(np.int16), ref.colorize_array(batch).astype(np.int16)
+    d = np.abs(got - want)
+    assert got.shape == batch.shape and d.max() <= 2 and (d <= 1).mean() >= 0.999

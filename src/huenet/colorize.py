@@ -266,6 +266,12 @@ class Colorizer:
         """``N x 3 x H x W`` RGB or ``N x 1 x H x W`` gray (float in [0, 1], or uint8) -> colorized
         ``N x 3 x H x W`` RGB in [0, 1] (or uint8 0..255 with ``as_uint8``, stored channels last),
         same size and lightness."""
+        if as_uint8 and rgb.dtype == torch.uint8 and self._use_fused(rgb):
+            # 8-bit pixels straight to 8-bit output: no full-resolution L (fused.py)
+            from . import fused
+
+            small = fused.working_lightness_u8(rgb, working_size(*rgb.shape[-2:], size or self.size))
+            return fused.srgb_u8_from_pixels(rgb, self.predict_ab_small(small, size, temperature, restraint))
         L = self.lightness(rgb.to(self.device))
         ab = self.predict_ab_small(L, size, temperature, restraint)
         return self.to_srgb_u8(L, ab) if as_uint8 else self.to_rgb(L, ab)
