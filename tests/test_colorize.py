@@ -38,7 +38,7 @@ def test_colorize_keeps_size_and_lightness_of_real_photos(colorizer, real_photos
 
 def test_network_runs_at_working_size(colorizer):
     seen = []
-    colorizer.model.register_forward_hook(lambda m, i, o: seen.append(tuple(i[0].shape[-2:])))
+    colorizer.network.register_forward_hook(lambda m, i, o: seen.append(tuple(i[0].shape[-2:])))
     colorizer.colorize(Image.open(sorted((DATA / "bsds500" / "test").glob("*.jpg"))[0]))  # 384 x 256 or 256 x 384
     assert seen[-1] in [(256, 384), (384, 256)]
     assert working_size(1000, 500, 256) == (512, 256)
@@ -195,3 +195,22 @@ def test_working_size_and_temperature_come_from_the_checkpoint(bins_checkpoint, 
         Colorizer.load(small_checkpoint, device="cpu", temperature=0.5)
     with pytest.raises(ValueError, match="between"):
         c.colorize(img, temperature=0.0)
+
+
+def test_bf16_runs_a_copy_with_bf16_parameters_and_the_same_numbers(small_checkpoint):
+    """Under bf16 the colorizer runs a copy of the network whose parameters are stored in bf16, so
+    autocast has no weights to cast per call; the numbers are autocast's own, and the model the
+    caller handed over keeps its fp32 parameters."""
+    from huenet.checkpoints import load_model
+
+    model, meta = load_model(small_checkpoint)
+    model = model.eval().to(memory_format=torch.channels_last)
+    c = Colorizer(model, device="cpu", precision="bf16", meta=meta, size=96)
+    assert c.network is not model and all(p.dtype == torch.float32 for p in model.parameters())
+    assert all(p.dtype == torch.bfloat16 for p in c.network.parameters())
+    img = Image.open(sorted((DATA / "bsds500" / "test").glob("*.jpg"))[4]).convert("L").resize((144, 96))
+    L = c.lightness(torch.from_numpy(np.array(img))[None, None])
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        want = model(L.contiguous(memory_format=torch.channels_last)).float()
+    got = c.predict_ab_small(L)
+    assert got.shape == want.shape == (1, 2, 96, 144) and torch.equal(got, want)
