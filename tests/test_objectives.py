@@ -96,6 +96,29 @@ def test_annealed_mean_is_the_mean_at_t1_and_the_mode_at_small_t():
         annealed_mean(logits, bins, 0.0)
 
 
+def test_annealed_mean_with_restraint_is_its_definition_on_channels_last_and_bf16_logits():
+    """The decoder's one-product form against the definition in float64: softmax(z / T) over the
+    bins' ab, times R^k with R = |E[ab]| / E[|ab|] under softmax(z); for logits laid out as the
+    network leaves them (channels last, bf16 under autocast) and plainly (float32, contiguous)."""
+    bins = gamut_bins()
+    torch.manual_seed(1)
+    logits = torch.randn(2, 261, 5, 7) * 3
+    z = logits.double()
+    b = bins.double()
+    pt, p1 = torch.softmax(z / 0.7, 1), torch.softmax(z, 1)
+    ab = torch.einsum("nqhw,qc->nchw", pt, b)
+    r = torch.einsum("nqhw,qc->nchw", p1, b).norm(dim=1, keepdim=True) / torch.einsum("nqhw,q->nhw", p1, b.norm(dim=1))[:, None]
+    want = ab * r.clamp(0, 1) ** 0.5
+    got = annealed_mean(logits, bins, 0.7, 0.5)
+    assert got.shape == (2, 2, 5, 7) and torch.allclose(got.double(), want, atol=1e-3)
+    cl = logits.contiguous(memory_format=torch.channels_last)
+    assert torch.allclose(annealed_mean(cl, bins, 0.7, 0.5).double(), want, atol=1e-3)
+    lb = logits.bfloat16()
+    wb = annealed_mean(lb.double(), bins, 0.7, 0.5)  # the same bf16 logits, decoded in float64
+    assert torch.allclose(annealed_mean(lb.contiguous(memory_format=torch.channels_last), bins, 0.7, 0.5).double(), wb, atol=1e-3)
+    assert (r < 0.9).float().mean() > 0.2  # restraint had work to do on these logits
+
+
 def test_classification_loss_prefers_the_true_colors():
     bins = gamut_bins()
     ab = real_ab(2, 32)

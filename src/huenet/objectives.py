@@ -95,14 +95,23 @@ def annealed_mean(logits: torch.Tensor, bins: torch.Tensor, temperature: float =
     if temperature <= 0:
         raise ValueError(f"temperature must be > 0, not {temperature}")
     x = logits.to(torch.promote_types(logits.dtype, torch.float32))
+    n, q, h, w = x.shape
+    # pixels x bins (a view of channels-last logits, as the network leaves them); each softmax is
+    # exp(z - max) with its normaliser taken in the same matrix product as the weighted sums
+    # (a column of ones): 40% less time than softmax + einsum (benchmarks/RESULTS.md)
+    z = x.permute(0, 2, 3, 1).reshape(n * h * w, q)
+    z = z - z.amax(dim=1, keepdim=True)
     b = bins.to(x.device, x.dtype)
-    ab = torch.einsum("nqhw,qc->nchw", torch.softmax(x / temperature, dim=1), b)
+    ones = torch.ones_like(b[:, :1])
+    e = torch.exp(z / temperature) if temperature != 1 else torch.exp(z)
+    s = e @ torch.cat([b, ones], 1)
+    ab = s[:, :2] / s[:, 2:]
     if restraint > 0:
-        p1 = torch.softmax(x, dim=1)
-        mean = torch.einsum("nqhw,qc->nchw", p1, b).norm(dim=1, keepdim=True)
-        spread = torch.einsum("nqhw,q->nhw", p1, b.norm(dim=1)).unsqueeze(1)
-        ab = ab * (mean / spread.clamp(min=1e-6)).clamp(0, 1) ** restraint
-    return ab
+        e1 = e if temperature == 1 else torch.exp(z)
+        t = e1 @ torch.cat([b, b.norm(dim=1, keepdim=True), ones], 1)  # sum p ab, sum p |ab|, sum p
+        spread = torch.maximum(t[:, 2:3], 1e-6 * t[:, 3:])  # E|ab|, at least 1e-6 (as sums)
+        ab = ab * (t[:, :2].norm(dim=1, keepdim=True) / spread).clamp(0, 1) ** restraint
+    return ab.reshape(n, h, w, 2).permute(0, 3, 1, 2)
 
 
 def _smooth_on_grid(values: torch.Tensor, bins: torch.Tensor, sigma: float) -> torch.Tensor:
