@@ -214,3 +214,21 @@ def test_bf16_runs_a_copy_with_bf16_parameters_and_the_same_numbers(small_checkp
         want = model(L.contiguous(memory_format=torch.channels_last)).float()
     got = c.predict_ab_small(L)
     assert got.shape == want.shape == (1, 2, 96, 144) and torch.equal(got, want)
+
+
+@pytest.mark.parametrize("arch", ["resnet_johnson"])
+def test_bf16_copy_keeps_normalisation_layers_as_autocast_wants_them(arch):
+    """Networks with normalisation layers (here the residual net's instance norms, as batch norm in
+    other colorizers) run under bf16 with the same numbers as plain autocast."""
+    from huenet.models import create_model
+
+    torch.manual_seed(0)
+    model = create_model(arch, width=8, blocks=1).eval()
+    torch.nn.init.normal_(model.head.weight, std=0.05)
+    bn = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.BatchNorm2d(4), torch.nn.Conv2d(4, 2, 1)).eval()
+    L = torch.rand(1, 1, 32, 48) * 100
+    for net in (model, bn):
+        c = Colorizer(net, device="cpu", precision="bf16", size=32)
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+            want = net(L.contiguous(memory_format=torch.channels_last)).float()
+        assert torch.equal(c._run_network(L), want)

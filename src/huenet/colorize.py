@@ -457,13 +457,16 @@ def _lightness(px: torch.Tensor) -> torch.Tensor:
 
 
 def _with_bf16_parameters(model: torch.nn.Module) -> torch.nn.Module:
-    """A copy of ``model`` with its parameters (not its buffers, e.g. the ab bins) in bf16, for
-    running under bf16 autocast, which then has nothing to cast."""
+    """A copy of ``model`` whose convolutions and linear layers (what bf16 autocast runs in bf16,
+    casting their weights on every call) keep their weights in bf16. Normalisation layers, whose
+    statistics autocast leaves in fp32, and buffers such as the ab bins stay as they are."""
     import copy
 
     net = copy.deepcopy(model)
-    for p in net.parameters():
-        p.data = p.data.to(torch.bfloat16)
+    for m in net.modules():
+        if isinstance(m, (torch.nn.modules.conv._ConvNd, torch.nn.Linear)):
+            for p in m.parameters(recurse=False):
+                p.data = p.data.to(torch.bfloat16)
     return net
 
 
