@@ -14,7 +14,12 @@ for all, only the network differs. The shipped model also runs at its own workin
 GFLOP/s = the network's FLOPs (torch's counter) / its median time, against the same run's best
 4096^3 matmul in that precision.
 
-    python benchmarks/bench_peers.py [--repeats 9]
+    python benchmarks/bench_peers.py [--repeats 9] [--layers]
+
+``--layers`` adds a layer-by-layer profile of ECCV16 and huenet at 256 (each leaf module timed by
+forward hooks, medians; the work outside modules, such as the softmax, the annealed mean and the
+fusion adds, as one row), summed by the layers' output scale, to show where each network's time
+goes and at what GFLOP/s.
 
 Run it when nothing else (no training) is running on the machine.
 """
@@ -22,6 +27,7 @@ Run it when nothing else (no training) is running on the machine.
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 from contextlib import nullcontext
@@ -81,9 +87,90 @@ class ECCV16(nn.Module):
 
 
 
+def _layer_flops(mod: nn.Module, inp: torch.Tensor, out: torch.Tensor) -> float:
+    """Multiply-adds x 2 of a convolution (or transposed one); 0 for other modules."""
+    if isinstance(mod, nn.ConvTranspose2d):
+        return 2.0 * inp.shape[0] * mod.in_channels * mod.out_channels // mod.groups * mod.kernel_size[0] * mod.kernel_size[1] * inp.shape[-2] * inp.shape[-1]
+    if isinstance(mod, nn.Conv2d):
+        return 2.0 * out.numel() * mod.in_channels // mod.groups * mod.kernel_size[0] * mod.kernel_size[1]
+    return 0.0
+
+
+def layer_profile(model: nn.Module, x: torch.Tensor, ctx, repeats: int) -> tuple[list[dict], float]:
+    """(one row per leaf module: name, kind, output size and channels, GFLOP, median ms; the
+    median total ms of the whole forward). Each module is timed between its forward hooks."""
+    leaves = [(n, m) for n, m in model.named_modules() if not list(m.children())]
+    times: dict[str, list[float]] = {n: [] for n, _ in leaves}
+    facts: dict[str, dict] = {}
+    starts: dict[str, float] = {}
+    handles = []
+    for n, m in leaves:
+        handles.append(m.register_forward_pre_hook(lambda mod, inp, n=n: starts.__setitem__(n, time.perf_counter())))
+
+        def post(mod, inp, out, n=n):
+            times[n].append(time.perf_counter() - starts[n])
+            if n not in facts:
+                facts[n] = {"kind": type(mod).__name__, "out": tuple(out.shape[-3:]), "flops": _layer_flops(mod, inp[0], out)}
+        handles.append(m.register_forward_hook(post))
+    totals = []
+    try:
+        for i in range(repeats + 2):
+            t0 = time.perf_counter()
+            with torch.inference_mode(), ctx():
+                model(x)
+            if i >= 2:
+                totals.append(time.perf_counter() - t0)
+            else:
+                for v in times.values():
+                    v.clear()
+    finally:
+        for h in handles:
+            h.remove()
+    rows = [{"layer": n, **facts[n], "ms": statistics.median(times[n]) * 1e3} for n, _ in leaves if times[n]]
+    return rows, statistics.median(totals) * 1e3
+
+
+def print_layers(models: dict, repeats: int, peaks: dict) -> None:
+    """Per network and precision: the time and GFLOP/s of its convolutions by output scale, and the rest."""
+    for prec in ("fp32", "bf16"):
+        ctx = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if prec == "bf16" else nullcontext
+        for name in ("ECCV16 (Zhang et al.)", "huenet shipped at 256"):
+            model, size = models[name]
+            m = model.to(memory_format=torch.channels_last)
+            x = (torch.rand(1, 1, size, size) * 100).contiguous(memory_format=torch.channels_last)
+            rows, total = layer_profile(m, x, ctx, repeats)
+            groups: dict[str, dict] = {}
+            for r in rows:
+                if r["flops"]:
+                    scale = f"1/{size // r['out'][-1]}" if r["out"][-1] <= size else "x"
+                    key = f"convs at {scale} (out {r['out'][-2]}x{r['out'][-1]})"
+                else:
+                    key = "ReLU, pooling, batch norm"
+                g = groups.setdefault(key, {"part": key, "layers": 0, "channels": set(), "GFLOP": 0.0, "ms": 0.0})
+                g["layers"] += 1
+                g["GFLOP"] += r["flops"] / 1e9
+                g["ms"] += r["ms"]
+                if r["flops"]:
+                    g["channels"].add(r["out"][0])
+            inside = sum(r["ms"] for r in rows)
+            groups["outside modules"] = {"part": "outside modules (pad, softmax, annealed mean, adds, resize)",
+                                         "layers": "", "channels": set(), "GFLOP": 0.0, "ms": max(0.0, total - inside)}
+            out = []
+            for g in groups.values():
+                out.append({"part": g["part"], "layers": g["layers"],
+                            "out channels": ",".join(str(c) for c in sorted(g["channels"])),
+                            "GFLOP": f"{g['GFLOP']:.2f}", "ms": f"{g['ms']:.1f}",
+                            "share": f"{g['ms'] / total:.0%}",
+                            "GFLOP/s": f"{g['GFLOP'] / g['ms'] * 1e3:.0f}" if g["GFLOP"] else "",
+                            "of matmul peak": f"{g['GFLOP'] / g['ms'] * 1e3 / peaks[prec]:.2f}" if g["GFLOP"] else ""})
+            print(f"\n{name}, {prec}: forward {total:.1f} ms (hooks included)\n")
+            print(table(out, ["part", "layers", "out channels", "GFLOP", "ms", "share", "GFLOP/s", "of matmul peak"]))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=9)
+    ap.add_argument("--layers", action="store_true", help="also profile ECCV16 and huenet at 256 layer by layer")
     args = ap.parse_args()
     torch.manual_seed(0)
     shipped, meta = load_model(default_weights_path())
@@ -109,13 +196,13 @@ def main() -> None:
             x = L.contiguous(memory_format=torch.channels_last)
             ctx = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if prec == "bf16" else nullcontext
 
-            def net():
+            def net(m=m, x=x, ctx=ctx):
                 with torch.inference_mode(), ctx():
                     m(x)
 
             t_net = median_time(net, args.repeats)
             c = Colorizer(model, size=size, device="cpu", precision=prec, meta=meta if "huenet" in name else {})
-            t_e2e = median_time(lambda: c.colorize(photo), args.repeats)
+            t_e2e = median_time(lambda c=c: c.colorize(photo), args.repeats)
             rows.append({"precision": prec, "model": name, "GFLOP": flops / 1e9, "net ms": t_net * 1e3,
                          "net GFLOP/s": flops / t_net / 1e9, "of matmul peak": flops / t_net / 1e9 / peaks[prec],
                          "e2e ms": t_e2e * 1e3, "e2e img/s": 1 / t_e2e})
@@ -129,6 +216,8 @@ def main() -> None:
             r[k] = f.format(r[k])
     print(table(rows, ["precision", "model", "GFLOP", "net ms", "net GFLOP/s", "of matmul peak", "e2e ms",
                        "e2e img/s", "e2e vs ECCV16"]))
+    if args.layers:
+        print_layers(models, args.repeats, peaks)
 
 
 if __name__ == "__main__":
