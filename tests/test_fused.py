@@ -124,3 +124,14 @@ def test_colorize_array_takes_read_only_and_batched_pixels(small_checkpoint):
     got, want = c.colorize_array(batch).astype(np.int16), ref.colorize_array(batch).astype(np.int16)
     d = np.abs(got - want)
     assert got.shape == batch.shape and d.max() <= 2 and (d <= 1).mean() >= 0.999
+
+
+def test_a_gpu_colorizer_keeps_its_color_math_off_the_fused_cpu_kernels(small_checkpoint):
+    """Photos arrive in CPU memory whatever the colorizer's device, so the choice must follow the
+    colorizer's device, not the pixels'. No GPU here: the colorizer is moved to ``meta``, which
+    stands for any device that is not the CPU."""
+    c = Colorizer.load(small_checkpoint, device="cpu", fused=True)
+    big = torch.zeros(1, 3, 1024, FUSED_MIN_PIXELS // 1024, dtype=torch.uint8)
+    assert c._use_fused(big)
+    c.device = torch.device("meta")  # what a CUDA colorizer's pixels look like before .to(device)
+    assert not c._use_fused(big)

@@ -6,7 +6,9 @@
 
 So the output has exactly the input's size and lightness; only the color comes from the network.
 All color math runs on the model's device, in batches of same-size photos, and at full resolution
-in bands of rows (bounded, reused memory); the network runs in bf16 where the hardware has it.
+in bands of rows (bounded, reused memory), or on CPUs with numba, for large photos, in fused kernels
+from the 8-bit pixels to the 8-bit output (``fused.py``); the network runs in bf16 where the
+hardware has it.
 """
 
 from __future__ import annotations
@@ -161,14 +163,17 @@ class Colorizer:
     def restraint(self) -> float | None:
         return getattr(self.model, "restraint", None) if self.model is not None else None
 
-    def _use_fused(self, L: torch.Tensor) -> bool:
-        if self.fused is False or L.device.type != "cpu":
+    def _use_fused(self, px: torch.Tensor) -> bool:
+        """Whether the per-pixel work on ``px`` (photo pixels or their L) takes the fused CPU
+        kernels: only for a colorizer on the CPU (a GPU one keeps its color math on the GPU, even
+        for pixels that are still in CPU memory), by size unless ``fused`` says."""
+        if self.fused is False or self.device.type != "cpu" or px.device.type != "cpu":
             return False
         if self.fused:
             return True
         from . import fused
 
-        return L.shape[-2] * L.shape[-1] >= FUSED_MIN_PIXELS and fused.available()
+        return px.shape[-2] * px.shape[-1] >= FUSED_MIN_PIXELS and fused.available()
 
     @property
     def temperature(self) -> float | None:
