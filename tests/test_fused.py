@@ -135,3 +135,20 @@ def test_a_gpu_colorizer_keeps_its_color_math_off_the_fused_cpu_kernels(small_ch
     assert c._use_fused(big)
     c.device = torch.device("meta")  # what a CUDA colorizer's pixels look like before .to(device)
     assert not c._use_fused(big)
+
+
+def test_kernel_constants_are_the_color_modules():
+    """The kernels carry their own copies of the color constants (numba's cache cannot see a change
+    elsewhere): they must be color.py's, and the kernels' matrix and gray table its tables."""
+    from huenet import _fused_kernels as K
+    from huenet import color
+
+    assert (K._LAB_EPS, K._LAB_KAPPA, K._SRGB_TOE, K._CODE_TOE) == (color._EPS, color._KAPPA, 0.0031308, 0.04045)
+    assert torch.equal(torch.tensor([K.WR, K.WG, K.WB]), color._RGB_TO_XYZ[1].float())
+    gray = torch.arange(256, dtype=torch.float64) / 255.0
+    assert np.allclose(fused._tables()[0], ((color.l_from_gray(gray) + 16) / 116).numpy(), atol=1e-6)
+    # the sRGB breakpoints are color.py's (its functions switch there)
+    for toe, f in ((K._SRGB_TOE, color.linear_to_srgb), (K._CODE_TOE, color.srgb_to_linear)):
+        x = torch.tensor([toe * 0.999, toe * 1.001], dtype=torch.float64)
+        lin = (x * 12.92) if f is color.linear_to_srgb else (x / 12.92)
+        assert torch.isclose(f(x)[0], lin[0]) and not torch.isclose(f(x)[1], lin[1], rtol=1e-6)

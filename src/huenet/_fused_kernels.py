@@ -15,8 +15,12 @@ import numpy as np
 
 _FASTMATH = {"contract", "arcp", "nsz", "reassoc"}  # not "afn" (approximate square roots), "nnan", "ninf"
 
+# Constants of color.py, written out here: numba's cache is keyed on this file alone, so a value
+# imported from elsewhere could change without the compiled kernels noticing. A test checks that
+# they are color.py's.
 _SRGB_TOE = 0.0031308  # linear value where the sRGB curve turns from a line into a power
 _LAB_EPS = 0.008856  # (6/29)^3: where Lab's f turns from a line into a cube root
+_LAB_KAPPA = 7.787  # the slope of that line
 _CODE_TOE = 0.04045  # the 8-bit sRGB value (over 255) where the inverse curve turns into a power
 
 
@@ -81,7 +85,7 @@ def _fy_row(src, row8, rowf, fy, fy_gray):
             y = WR * _linear(row8[3 * j]) + WG * _linear(row8[3 * j + 1]) + WB * _linear(row8[3 * j + 2])
             u = np.sqrt(np.sqrt(max(y, np.float32(0.0))))
             p = (((((q6 * u + q5) * u + q4) * u + q3) * u + q2) * u + q1) * u + q0
-            fy[j] = p if y > np.float32(_LAB_EPS) else y * np.float32(7.787) + np.float32(16.0 / 116.0)
+            fy[j] = p if y > np.float32(_LAB_EPS) else y * np.float32(_LAB_KAPPA) + np.float32(16.0 / 116.0)
 
 
 @numba.njit(cache=True, parallel=True, fastmath=_FASTMATH)

@@ -49,11 +49,12 @@ def _kernels():
 
 @functools.lru_cache(maxsize=None)
 def _tables() -> tuple[np.ndarray, np.ndarray]:
-    """(fy of each 8-bit gray code, the XYZ/white -> linear RGB matrix), float32."""
-    from .color import _XYZN_TO_RGB, l_from_gray
+    """(fy of each 8-bit gray code, the XYZ/white -> linear RGB matrix), float32: the tensor
+    path's own tables (``color._u8_tables``)."""
+    from .color import _u8_tables
 
-    fy_gray = ((l_from_gray(torch.arange(256, dtype=torch.float64) / 255.0) + 16.0) / 116.0).float().numpy()
-    return fy_gray, _XYZN_TO_RGB.float().numpy().copy()
+    _, l_gray, m = _u8_tables(torch.device("cpu"))
+    return ((l_gray + 16.0) / 116.0).numpy(), m.float().numpy().copy()
 
 
 @functools.lru_cache(maxsize=64)
