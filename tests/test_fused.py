@@ -115,15 +115,24 @@ def test_fitted_curves_are_far_inside_one_code():
 
 
 def test_colorize_array_takes_read_only_and_batched_pixels(small_checkpoint):
-    """``colorize_array`` hands the kernels read-only views of the caller's memory, in batches."""
+    """``colorize_array`` on a read-only batch of two photos goes through the kernels (its output is
+    theirs exactly) and agrees with the tensor path."""
+    from huenet.colorize import working_size
+
     c = Colorizer.load(small_checkpoint, device="cpu", precision="fp32", fused=True)
     ref = Colorizer.load(small_checkpoint, device="cpu", precision="fp32", fused=False)
     a = np.asarray(Image.open(sorted((DATA / "bsds500" / "test").glob("*.jpg"))[9]).convert("RGB"))
     a.setflags(write=False)
     batch = np.stack([a, a[::-1].copy()])
+    batch.setflags(write=False)
     got, want = c.colorize_array(batch).astype(np.int16), ref.colorize_array(batch).astype(np.int16)
+    px = torch.from_numpy(batch.copy()).permute(0, 3, 1, 2)
+    small = fused.working_lightness_u8(px, working_size(*px.shape[-2:], c.size))
+    direct = fused.srgb_u8_from_pixels(px, c.predict_ab_small(small)).permute(0, 2, 3, 1).numpy()
+    assert np.array_equal(got, direct)
     d = np.abs(got - want)
     assert got.shape == batch.shape and d.max() <= 2 and (d <= 1).mean() >= 0.999
+    assert (d > 0).any()  # the two paths are told apart here, so the equality above says which ran
 
 
 def test_a_gpu_colorizer_keeps_its_color_math_off_the_fused_cpu_kernels(small_checkpoint):

@@ -103,7 +103,7 @@ def annealed_mean(logits: torch.Tensor, bins: torch.Tensor, temperature: float =
     z = z - z.amax(dim=1, keepdim=True)
     b = bins.to(x.device, x.dtype)
     ones = torch.ones_like(b[:, :1])
-    e = torch.exp(z / temperature) if temperature != 1 else torch.exp(z)
+    e = torch.exp(z / temperature)
     s = e @ torch.cat([b, ones], 1)
     ab = s[:, :2] / s[:, 2:]
     if restraint > 0:
