@@ -4,7 +4,7 @@ color, repeats interleaved, medians; the stages of a 12 MP photo on each path; t
 of `huenet colorize` with a 12 MP JPEG in and out (decode, colorize, encode) in one process and
 as a fresh command.
 
-    python benchmarks/bench_fused.py [--repeats 9] [--tune-malloc]
+    python benchmarks/bench_fused.py [--repeats 9] [--tune]
 
 "A 256 px photo" is given two ways: 256x256, and 341x256, the 12 MP photo's 4:3 aspect at 256 px,
 whose working size (128x171) and so network work are the 12 MP photo's. Run it when nothing
@@ -21,6 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from PIL import Image
 
@@ -29,7 +30,7 @@ from common import header, other_load, table  # noqa: E402
 
 from huenet import fused  # noqa: E402
 from huenet.colorize import Colorizer, working_size  # noqa: E402
-from huenet.images import load_photo, photo_from_pil, pil_from_u8, save_image  # noqa: E402
+from huenet.images import image_from_rgbx, load_photo, photo_from_pil, pil_from_u8, save_image  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -50,16 +51,18 @@ def interleaved(fns: dict, repeats: int) -> dict:
 def stages(c: Colorizer, img: Image.Image, use_fused: bool, repeats: int) -> dict:
     """Median ms of each stage of ``c.colorize(img)`` on one path."""
     photo = photo_from_pil(img)
-    px = torch.from_numpy(photo.pixels).permute(2, 0, 1)[None]
+    px = torch.from_numpy(np.ascontiguousarray(photo.pixels)).permute(2, 0, 1)[None]
     size = working_size(*px.shape[-2:], c.size)
-    if use_fused:
-        small = fused.working_lightness_u8(px, size)
+    if use_fused:  # as Colorizer._colorize_u8_photo: pixels read in place where Pillow allows it, RGBX out
+        hwc = (photo.storage if photo.storage is not None else photo.pixels)[None]
+        small = fused.working_lightness_u8(hwc, size)
         ab = c.predict_ab_small(small)
         fns = {"pixels from Pillow": lambda: photo_from_pil(img),
-               "L at working size": lambda: fused.working_lightness_u8(px, size),
+               "L at working size": lambda: fused.working_lightness_u8(hwc, size),
                "network": lambda: c.predict_ab_small(small),
-               "ab up + Lab -> 8-bit sRGB": lambda: fused.srgb_u8_from_pixels(px, ab)}
-        u8 = fused.srgb_u8_from_pixels(px, ab)
+               "ab up + Lab -> 8-bit sRGB": lambda: fused.rgbx_from_pixels(hwc, ab)}
+        rgbx = fused.rgbx_from_pixels(hwc, ab)[0]
+        fns["Pillow image out"] = lambda: image_from_rgbx(rgbx)
     else:
         L = c.lightness(px)
         small = c.working_lightness(L)
@@ -68,23 +71,24 @@ def stages(c: Colorizer, img: Image.Image, use_fused: bool, repeats: int) -> dic
                "L at working size": lambda: c.working_lightness(c.lightness(px)),
                "network": lambda: c.predict_ab_small(small),
                "ab up + Lab -> 8-bit sRGB": lambda: c.to_srgb_u8(L, ab)}
-        u8 = c.to_srgb_u8(L, ab)
-    out = u8.permute(0, 2, 3, 1).numpy()[0]
-    fns["Pillow image out"] = lambda: pil_from_u8(out)
+        out = c.to_srgb_u8(L, ab).permute(0, 2, 3, 1).numpy()[0]
+        fns["Pillow image out"] = lambda: pil_from_u8(out)
     return {k: v * 1e3 for k, v in interleaved(fns, repeats).items()}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=9)
-    ap.add_argument("--tune-malloc", action="store_true", help="apply huenet.runtime.tune_allocator() as the CLI does")
+    ap.add_argument("--tune", "--tune-malloc", dest="tune", action="store_true",
+                    help="apply huenet.runtime's tuning as the CLI does (allocator; Pillow's block size)")
     args = ap.parse_args()
-    if args.tune_malloc:
-        from huenet.runtime import tune_allocator
+    if args.tune:
+        from huenet.runtime import tune_allocator, tune_pillow
 
         tune_allocator()
+        tune_pillow()
     print(header("Fused full-resolution path (bench_fused.py)"))
-    print(f"other load at the start: {other_load()}; allocator tuned as the CLI does: {args.tune_malloc}")
+    print(f"other load at the start: {other_load()}; allocator and Pillow tuned as the CLI does: {args.tune}")
     src = sorted((SHARED / "bsds500" / "test").glob("*.jpg"))[0]
     base = Image.open(src).convert("RGB")
     color12 = base.resize((4000, 3000), Image.BICUBIC)

@@ -161,3 +161,104 @@ def test_kernel_constants_are_the_color_modules():
         x = torch.tensor([toe * 0.999, toe * 1.001], dtype=torch.float64)
         lin = (x * 12.92) if f is color.linear_to_srgb else (x / 12.92)
         assert torch.isclose(f(x)[0], lin[0]) and not torch.isclose(f(x)[1], lin[1], rtol=1e-6)
+
+
+@pytest.fixture
+def pillow_blocks():
+    """Pillow's block size as the command line sets it (``runtime.tune_pillow``), restored after."""
+    from huenet.runtime import tune_pillow
+
+    before = Image.core.get_block_size()
+    assert tune_pillow()
+    yield
+    Image.core.set_block_size(before)
+
+
+def _big_photo(tmp_path, size=(1600, 1200), mode="RGB"):
+    img = Image.open(sorted((DATA / "bsds500" / "test").glob("*.jpg"))[7]).convert(mode).resize(size, Image.BICUBIC)
+    path = tmp_path / f"big_{mode}.jpg"
+    img.save(path, quality=92)
+    return path
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L"])
+def test_large_photos_are_read_in_place_and_kept_alive(tmp_path, pillow_blocks, mode):
+    pytest.importorskip("nanoarrow")
+    import gc
+
+    from huenet.images import pixels_view
+
+    img = Image.open(_big_photo(tmp_path, mode=mode))
+    img.load()
+    want = np.asarray(img).reshape(img.height, img.width, -1).copy()
+    view = pixels_view(img)
+    assert view.shape == (img.height, img.width, 4 if mode == "RGB" else 1) and not view.flags.writeable
+    assert np.array_equal(view[..., : want.shape[2]], want)
+    img.paste(0 if mode == "L" else (0, 0, 0), (0, 0, 8, 8))  # the view is Pillow's memory, not a copy
+    assert not view[:8, :8, :want.shape[2]].any() and want[:8, :8].any()
+    want[:8, :8] = 0
+    del img
+    gc.collect()
+    junk = [np.full(len(want.ravel()), 7, np.uint8) for _ in range(4)]  # reuse freed memory, if it was freed
+    assert np.array_equal(view[..., : want.shape[2]], want), "the view outlived the memory it reads"
+    del junk
+    photo = load_photo(_big_photo(tmp_path, mode=mode))
+    assert photo.storage is not None and photo.pixels.shape == (photo.storage.shape[0], photo.storage.shape[1],
+                                                                 3 if mode == "RGB" else 1)
+
+
+def test_photos_pillow_keeps_in_several_blocks_are_copied_as_before(tmp_path):
+    pytest.importorskip("nanoarrow")
+    from huenet.images import pixels_view
+
+    img = Image.open(_big_photo(tmp_path, size=(2400, 1800)))  # 17 MB of RGBX: over Pillow's default 16 MB block
+    img.load()
+    if Image.core.get_block_size() < 2400 * 1800 * 4:
+        assert pixels_view(img) is None
+    photo = photo_from_pil(img)
+    assert np.array_equal(photo.pixels, np.asarray(img)) and photo.pixels.flags.c_contiguous
+
+
+def test_in_place_path_writes_the_same_codes_as_the_copying_one(small_checkpoint, tmp_path, pillow_blocks):
+    pytest.importorskip("nanoarrow")
+    from huenet.images import Photo
+
+    c = Colorizer.load(small_checkpoint, device="cpu", precision="fp32")
+    for mode in ("RGB", "L"):
+        photo = load_photo(_big_photo(tmp_path, mode=mode))
+        assert photo.storage is not None
+        copied = Photo(pixels=np.array(photo.pixels), alpha=None, source="copy", mode=mode)
+        px = torch.from_numpy(copied.pixels).permute(2, 0, 1)[None]
+        want = c.colorize_rgb(px, as_uint8=True).permute(0, 2, 3, 1)[0].numpy().astype(np.int16)  # tensor in and out
+        for p in (photo, copied):
+            out = c.colorize_photos([p])[0]
+            d = np.abs(np.asarray(out, np.int16) - want)
+            # the RGBX rows' L loop is vectorised differently (float sums in another order: 1e-5 L)
+            assert out.mode == "RGB" and out.size == photo.size and d.max() <= 1 and (d == 0).mean() > 0.9999
+
+
+def test_rgbx_images_are_wrapped_without_a_copy_and_save_as_rgb(tmp_path):
+    pytest.importorskip("nanoarrow")
+    from huenet.images import image_from_rgbx
+
+    rgb = np.asarray(Image.open(sorted((DATA / "bsds500" / "test").glob("*.jpg"))[2]).convert("RGB"))
+    rgbx = np.concatenate([rgb, np.full(rgb.shape[:2] + (1,), 255, np.uint8)], axis=2)
+    img = image_from_rgbx(rgbx)
+    assert img.mode == "RGB" and img.size == (rgb.shape[1], rgb.shape[0]) and np.array_equal(np.asarray(img), rgb)
+    img.save(tmp_path / "a.png")
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "a.png")), rgb)
+    rgbx[0, 0, :3] = (1, 2, 3)  # shared memory
+    assert img.getpixel((0, 0)) == (1, 2, 3)
+    del rgbx
+    import gc
+
+    gc.collect()
+    assert img.getpixel((0, 0)) == (1, 2, 3) and np.array_equal(np.asarray(img)[1:], rgb[1:])
+
+
+def test_pillow_tuning_can_be_turned_off(monkeypatch):
+    from huenet.runtime import tune_pillow
+
+    monkeypatch.setenv("HUENET_PILLOW_TUNING", "0")
+    before = Image.core.get_block_size()
+    assert not tune_pillow() and Image.core.get_block_size() == before

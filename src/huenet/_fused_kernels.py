@@ -49,7 +49,7 @@ d0, d1, d2, d3, d4, d5, d6, d7 = (np.float32(c) for c in _DEC)
 WR, WG, WB = np.float32(0.212671), np.float32(0.715160), np.float32(0.072169)
 
 # row sources: L as float32, 8-bit gray, 8-bit RGB
-SRC_L, SRC_GRAY, SRC_RGB = 0, 1, 3
+SRC_L, SRC_GRAY, SRC_RGB, SRC_RGBX = 0, 1, 3, 4  # RGBX: Pillow's RGB storage, 4 bytes a pixel
 
 
 @numba.njit(cache=True, inline="always", fastmath=_FASTMATH)
@@ -80,12 +80,20 @@ def _fy_row(src, row8, rowf, fy, fy_gray):
     elif src == SRC_GRAY:
         for j in range(w):
             fy[j] = fy_gray[row8[j]]
-    else:
+    elif src == SRC_RGB:
         for j in range(w):
-            y = WR * _linear(row8[3 * j]) + WG * _linear(row8[3 * j + 1]) + WB * _linear(row8[3 * j + 2])
-            u = np.sqrt(np.sqrt(max(y, np.float32(0.0))))
-            p = (((((q6 * u + q5) * u + q4) * u + q3) * u + q2) * u + q1) * u + q0
-            fy[j] = p if y > np.float32(_LAB_EPS) else y * np.float32(_LAB_KAPPA) + np.float32(16.0 / 116.0)
+            _fy_from_rgb(fy, j, row8[3 * j], row8[3 * j + 1], row8[3 * j + 2])
+    else:  # the stride is a constant in each loop, so LLVM vectorises both
+        for j in range(w):
+            _fy_from_rgb(fy, j, row8[4 * j], row8[4 * j + 1], row8[4 * j + 2])
+
+
+@numba.njit(cache=True, inline="always", fastmath=_FASTMATH)
+def _fy_from_rgb(fy, j, r, g, b):
+    y = WR * _linear(r) + WG * _linear(g) + WB * _linear(b)
+    u = np.sqrt(np.sqrt(max(y, np.float32(0.0))))
+    p = (((((q6 * u + q5) * u + q4) * u + q3) * u + q2) * u + q1) * u + q0
+    fy[j] = p if y > np.float32(_LAB_EPS) else y * np.float32(_LAB_KAPPA) + np.float32(16.0 / 116.0)
 
 
 @numba.njit(cache=True, parallel=True, fastmath=_FASTMATH)
@@ -141,11 +149,12 @@ def _lin(fy, a, b, m):
 def srgb_u8_kernel(src, px8, Lf, abw, out, fy_gray, m, steps, tol):  # pragma: no cover - compiled
     """Full-resolution lightness (8-bit pixels ``px8`` as ``H x (W * C)``, or float L ``Lf``, as
     ``src`` says) and ab already resized along the width (``2 x hs x W``) -> 8-bit sRGB
-    (``out``, ``H x 3W``): ab resized along the height as ``F.interpolate(bilinear,
+    (``out``, ``H x 3W``, or ``H x 4W`` for RGBX): ab resized along the height as ``F.interpolate(bilinear,
     align_corners=False)`` places it, Lab -> linear RGB, the hue- and L-keeping gamut bisection
     for pixels outside sRGB, the sRGB curve."""
     h = out.shape[0]
-    w = out.shape[1] // 3
+    w = abw.shape[2]
+    cout = out.shape[1] // w  # 3 (RGB) or 4 (RGBX, Pillow's own layout: written as R, G, B, 255)
     hs = abw.shape[1]
     sy = hs / h
     lo_t = np.float32(-tol)
@@ -188,7 +197,14 @@ def srgb_u8_kernel(src, px8, Lf, abw, out, fy_gray, m, steps, tol):  # pragma: n
                                 hi = mid
                         rr[j], gg[j], bb[j] = _lin(fy[j], a * lo, b * lo, m)
             o = out[i]
-            for j in range(w):
-                o[3 * j] = _code(rr[j])
-                o[3 * j + 1] = _code(gg[j])
-                o[3 * j + 2] = _code(bb[j])
+            if cout == 3:
+                for j in range(w):
+                    o[3 * j] = _code(rr[j])
+                    o[3 * j + 1] = _code(gg[j])
+                    o[3 * j + 2] = _code(bb[j])
+            else:
+                for j in range(w):
+                    o[4 * j] = _code(rr[j])
+                    o[4 * j + 1] = _code(gg[j])
+                    o[4 * j + 2] = _code(bb[j])
+                    o[4 * j + 3] = 255

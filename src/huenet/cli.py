@@ -465,9 +465,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from .errors import USER_ERRORS
-    from .runtime import tune_allocator
+    from .runtime import tune_allocator, tune_pillow
 
     tune_allocator()
+    tune_pillow()
 
     try:
         return int(args.func(args) or 0)

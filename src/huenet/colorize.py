@@ -27,7 +27,7 @@ from PIL import Image
 from .color import (
     l_from_gray, l_from_gray_u8, l_from_rgb, l_from_rgb_u8, lab_to_rgb, lab_to_rgb_keep_lightness, lab_to_srgb_u8,
 )
-from .images import DEFAULT_MAX_PIXELS, Photo, load_photo, photo_from_pil, pil_from_rgb, pil_from_u8
+from .images import DEFAULT_MAX_PIXELS, Photo, image_from_rgbx, load_photo, photo_from_pil, pil_from_rgb, pil_from_u8
 
 # A photo whose long side would exceed this multiple of the short side at working size is squashed
 # to this aspect ratio for the network (a 20000 x 4 strip would otherwise run at 1.3 M x 256).
@@ -163,17 +163,20 @@ class Colorizer:
     def restraint(self) -> float | None:
         return getattr(self.model, "restraint", None) if self.model is not None else None
 
-    def _use_fused(self, px: torch.Tensor) -> bool:
-        """Whether the per-pixel work on ``px`` (photo pixels or their L) takes the fused CPU
-        kernels: only for a colorizer on the CPU (a GPU one keeps its color math on the GPU, even
-        for pixels that are still in CPU memory), by size unless ``fused`` says."""
-        if self.fused is False or self.device.type != "cpu" or px.device.type != "cpu":
+    def _use_fused(self, px: torch.Tensor | np.ndarray, height: int | None = None, width: int | None = None) -> bool:
+        """Whether the per-pixel work on ``px`` (photo pixels or their L, a tensor; or a photo's
+        ``H x W x C`` array with its ``height`` and ``width``) takes the fused CPU kernels: only for a
+        colorizer on the CPU (a GPU one keeps its color math on the GPU, even for pixels that are
+        still in CPU memory), by size unless ``fused`` says."""
+        on_cpu = not isinstance(px, torch.Tensor) or px.device.type == "cpu"
+        if self.fused is False or self.device.type != "cpu" or not on_cpu:
             return False
         if self.fused:
             return True
         from . import fused
 
-        return px.shape[-2] * px.shape[-1] >= FUSED_MIN_PIXELS and fused.available()
+        h, w = (height, width) if height is not None else px.shape[-2:]
+        return h * w >= FUSED_MIN_PIXELS and fused.available()
 
     @property
     def temperature(self) -> float | None:
@@ -351,9 +354,14 @@ class Colorizer:
         for i, p in enumerate(photos):
             groups[(p.pixels.shape, p.pixels.dtype.str)].append(i)
         for idx in groups.values():
+            p = photos[idx[0]]
+            if p.pixels.dtype == np.uint8 and self._use_fused(p.pixels, *p.pixels.shape[:2]):
+                for i in idx:  # large 8-bit photos: one at a time, in place (no batch to copy them into)
+                    results[i] = self._colorize_u8_photo(photos[i], size, temperature, restraint)
+                continue
             for start in range(0, len(idx), batch_size):
                 chunk = idx[start:start + batch_size]
-                arrays = [torch.from_numpy(photos[i].pixels) for i in chunk]
+                arrays = [_read_only_view(photos[i].pixels) for i in chunk]
                 # N x H x W x C -> N x C x H x W (C = 3, or 1 for gray); a single photo is viewed, not copied
                 rgb = (arrays[0][None] if len(arrays) == 1 else torch.stack(arrays)).permute(0, 3, 1, 2)
                 # 8-bit on the device: no float sRGB curve, and 4x less to copy back than float32
@@ -362,6 +370,19 @@ class Colorizer:
                 for j, i in enumerate(chunk):
                     results[i] = pil_from_u8(u8[j], photos[i].alpha)
         return results  # type: ignore[return-value]
+
+    def _colorize_u8_photo(self, photo: Photo, size: int | None, temperature: float | None,
+                           restraint: float | None) -> Image.Image:
+        """An 8-bit photo through the fused kernels with no full-size copy on either side: the
+        pixels read where Pillow decoded them (``photo.storage``, when it could be viewed), the
+        output written in the RGBX layout Pillow keeps RGB images in and handed to Pillow as it is
+        (``images.image_from_rgbx``): 12 MP, 25 ms less than copying in and out (RESULTS.md)."""
+        from . import fused
+
+        px = (photo.storage if photo.storage is not None else photo.pixels)[None]
+        small = fused.working_lightness_u8(px, working_size(*px.shape[1:3], size or self.size))
+        rgbx = fused.rgbx_from_pixels(px, self.predict_ab_small(small, size, temperature, restraint))[0]
+        return image_from_rgbx(rgbx) if photo.alpha is None else pil_from_u8(rgbx[..., :3], photo.alpha)
 
     def colorize(self, image: Image.Image, temperature: float | None = None, restraint: float | None = None,
                  hints=None, hint_image: str | os.PathLike | None = None) -> Image.Image:
@@ -385,7 +406,7 @@ class Colorizer:
         from . import hints as H
 
         points = [h if isinstance(h, H.Point) else H.parse_point(str(h)) for h in hints]
-        px = torch.from_numpy(photo.pixels).permute(2, 0, 1)[None]
+        px = _read_only_view(photo.pixels).permute(2, 0, 1)[None]
         height, width = px.shape[-2:]
         wh, ww = working_size(height, width, size or self.size)
         # the solve runs on a grid of at most H.SOLVE_PIXELS (its LU grows faster than the pixels);
@@ -498,7 +519,7 @@ def _read_only_view(a: np.ndarray) -> torch.Tensor:
 
 def gray_input(photo: Photo) -> Image.Image:
     """What the network sees: the photo's lightness, shown as an 8-bit gray image."""
-    L = _lightness(torch.from_numpy(photo.pixels).permute(2, 0, 1)[None])  # as colorizing finds it
+    L = _lightness(_read_only_view(photo.pixels).permute(2, 0, 1)[None])  # as colorizing finds it
     gray = lab_to_rgb(torch.cat([L, torch.zeros_like(L), torch.zeros_like(L)], dim=1))
     return pil_from_rgb(gray[0].permute(1, 2, 0).numpy())
 

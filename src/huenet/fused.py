@@ -85,24 +85,29 @@ def _aa_weights(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
     return first, weights
 
 
-def _pixel_rows(px: torch.Tensor) -> tuple[int, np.ndarray]:
-    """``N x C x H x W`` uint8 (C = 1 or 3, as ``colorize_photos`` views ``N x H x W x C`` images)
-    -> (row source kind, ``N x H x (W * C)`` array on the same memory where it is laid out so)."""
+def _pixel_rows(px: torch.Tensor | np.ndarray) -> tuple[int, np.ndarray]:
+    """8-bit pixels, ``N x C x H x W`` tensor (C = 1 or 3, as ``colorize_photos`` views ``N x H x W x
+    C`` images) or ``N x H x W x C`` array (C = 1, 3, or 4: RGBX, as Pillow stores RGB; see
+    ``images.pixels_view``) -> (row source kind, ``N x H x (W * C)`` array on the same memory where it
+    is laid out so)."""
     k = _kernels()
-    n, c, h, w = px.shape
-    if c not in (1, 3) or px.dtype != torch.uint8:
-        raise ValueError(f"the fused path takes 8-bit gray or RGB pixels, not {c} channels of {px.dtype}")
-    hwc = px.permute(0, 2, 3, 1)
-    return (k.SRC_GRAY if c == 1 else k.SRC_RGB), np.ascontiguousarray(hwc.numpy()).reshape(n, h, w * c)
+    hwc = px.permute(0, 2, 3, 1) if isinstance(px, torch.Tensor) else px
+    n, h, w, c = hwc.shape
+    if c not in (1, 3, 4) or hwc.dtype not in (torch.uint8, np.uint8):
+        raise ValueError(f"the fused path takes 8-bit gray, RGB or RGBX pixels, not {c} channels of {hwc.dtype}")
+    a = hwc.numpy() if isinstance(hwc, torch.Tensor) else hwc
+    kind = {1: k.SRC_GRAY, 3: k.SRC_RGB, 4: k.SRC_RGBX}[c]
+    return kind, np.ascontiguousarray(a).reshape(n, h, w * c)
 
 
-def working_lightness_u8(px: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """``N x C x H x W`` 8-bit gray or RGB (CPU) -> ``N x 1 x h x w`` float32 L at ``size``, the
+def working_lightness_u8(px: torch.Tensor | np.ndarray, size: tuple[int, int]) -> torch.Tensor:
+    """8-bit gray or RGB pixels (CPU; as ``_pixel_rows`` takes them) -> ``N x 1 x h x w`` float32 L at ``size``, the
     same as ``F.interpolate(lightness(px), size, mode="bilinear", antialias=True)`` up to float
     rounding, without a full-resolution L."""
     k = _kernels()
     src, rows = _pixel_rows(px)
-    n, h, w = px.shape[0], px.shape[2], px.shape[3]
+    n, h = rows.shape[:2]
+    w = _width(px)
     hs, ws = size
     x_min, x_w = _aa_weights(w, ws)
     y_min, y_w = _aa_weights(h, hs)
@@ -115,22 +120,27 @@ def working_lightness_u8(px: torch.Tensor, size: tuple[int, int]) -> torch.Tenso
     return torch.from_numpy(out)
 
 
+def _width(px: torch.Tensor | np.ndarray) -> int:
+    return px.shape[3] if isinstance(px, torch.Tensor) else px.shape[2]
+
+
 def _srgb(src: int, rows8: np.ndarray | None, Lf: np.ndarray | None, ab_small: torch.Tensor, h: int, w: int,
-          steps: int, tol: float) -> torch.Tensor:
+          steps: int, tol: float, channels: int = 3) -> np.ndarray:
+    """-> ``N x H x W x channels`` uint8 (3: RGB; 4: RGBX, Pillow's layout, X = 255)."""
     k = _kernels()
     n = ab_small.shape[0]
     # ab resized along the width here (2 x h_small x W, small); along the height in the kernel
     ab = ab_small.detach().float().cpu()
     abw = F.interpolate(ab, size=(ab.shape[-2], w), mode="bilinear", align_corners=False).contiguous().numpy()
-    out = torch.empty(n, h, w, 3, dtype=torch.uint8)
-    on = out.numpy().reshape(n, h, w * 3)
+    out = np.empty((n, h, w, channels), np.uint8)
+    on = out.reshape(n, h, w * channels)
     fy_gray, m = _tables()
     dummy8, dummyf = np.zeros((1, 1), np.uint8), np.zeros((1, 1), np.float32)
     with _LOCK:  # numba's thread pool must not be entered from two threads at once (a server's workers)
         for i in range(n):
             k.srgb_u8_kernel(src, rows8[i] if rows8 is not None else dummy8, Lf[i] if Lf is not None else dummyf,
                              abw[i], on[i], fy_gray, m, steps, tol)
-    return out.permute(0, 3, 1, 2)
+    return out
 
 
 def srgb_u8_from_pixels(px: torch.Tensor, ab_small: torch.Tensor, steps: int = 10, tol: float = 1e-4) -> torch.Tensor:
@@ -138,11 +148,19 @@ def srgb_u8_from_pixels(px: torch.Tensor, ab_small: torch.Tensor, steps: int = 1
     ``N x 3 x H x W`` uint8 sRGB stored channels last, with the pixels' own L, as
     ``Colorizer.to_srgb_u8(lightness(px), ab_small)`` returns it."""
     src, rows = _pixel_rows(px)
-    return _srgb(src, rows, None, ab_small, px.shape[2], px.shape[3], steps, tol)
+    return torch.from_numpy(_srgb(src, rows, None, ab_small, px.shape[2], px.shape[3], steps, tol)).permute(0, 3, 1, 2)
+
+
+def rgbx_from_pixels(px: np.ndarray, ab_small: torch.Tensor, steps: int = 10, tol: float = 1e-4) -> np.ndarray:
+    """``N x H x W x C`` 8-bit pixels (C = 1, 3 or 4: RGBX) and the working-size ab -> ``N x H x W x 4``
+    uint8 RGBX (X = 255), the layout Pillow keeps RGB images in (``images.image_from_rgbx`` wraps it
+    without a copy); the same codes as ``srgb_u8_from_pixels``."""
+    src, rows = _pixel_rows(px)
+    return _srgb(src, rows, None, ab_small, px.shape[1], px.shape[2], steps, tol, channels=4)
 
 
 def fused_srgb_u8(L: torch.Tensor, ab_small: torch.Tensor, steps: int = 10, tol: float = 1e-4) -> torch.Tensor:
     """``N x 1 x H x W`` L (CPU, float32) and ``N x 2 x h x w`` ab at the working size -> ``N x 3 x H
     x W`` uint8 sRGB stored channels last, as ``Colorizer.to_srgb_u8`` returns it."""
     Ln = L.detach().float().contiguous().numpy()[:, 0]
-    return _srgb(_kernels().SRC_L, None, Ln, ab_small, L.shape[-2], L.shape[-1], steps, tol)
+    return torch.from_numpy(_srgb(_kernels().SRC_L, None, Ln, ab_small, L.shape[-2], L.shape[-1], steps, tol)).permute(0, 3, 1, 2)

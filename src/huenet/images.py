@@ -59,6 +59,10 @@ class Photo:
     alpha: np.ndarray | None
     source: str
     mode: str  # the file's original Pillow mode, e.g. "RGB", "L", "I;16", "CMYK"
+    # the decoded image's own memory, read without a copy (``pixels_view``), where it could be:
+    # ``H x W x 4`` RGBX for RGB (``pixels`` is then its first three channels), ``H x W x 1`` for
+    # gray (``pixels`` itself); read-only. None otherwise.
+    storage: np.ndarray | None = None
 
     @property
     def gray(self) -> bool:
@@ -146,11 +150,70 @@ def open_image(
     return img
 
 
+# Photos at least this large are read in place where Pillow allows it (``pixels_view``): a 12 MP
+# RGB copy costs ~15 ms, a third of the full-resolution work around the network (RESULTS.md).
+VIEW_MIN_PIXELS = 1 << 20
+
+
+class _Owned:
+    """An array interface on memory that ``owner`` keeps alive (numpy holds this as the base)."""
+
+    def __init__(self, owner, address: int, shape: tuple[int, ...]):
+        self.owner = owner
+        self.__array_interface__ = {"data": (address, True), "shape": shape, "typestr": "|u1", "version": 3}
+
+
+def pixels_view(img: Image.Image) -> np.ndarray | None:
+    """An 8-bit ``L`` or ``RGB`` image's pixels on Pillow's own memory, without a copy, through
+    its Arrow export (Pillow >= 11.2, read with ``nanoarrow``, in the extra ``huenet[fast]``):
+    ``H x W x 1`` for L, ``H x W x 4`` (RGBX: Pillow keeps RGB at 4 bytes a pixel) for RGB;
+    read-only. None where that is not possible: another mode, no nanoarrow, or an image whose rows
+    Pillow spread over several memory blocks (images over 16 MB, unless the block size was raised:
+    ``runtime.tune_pillow``, as the command line does)."""
+    if img.mode not in ("L", "RGB") or not hasattr(img, "__arrow_c_array__"):
+        return None
+    try:
+        import nanoarrow as na
+    except ImportError:
+        return None
+    img.load()
+    try:
+        arr = na.c_array(img)
+    except ValueError:  # "Image rows are not contiguous in memory"
+        return None
+    view = arr.view()
+    data = np.frombuffer((view.child(0) if img.mode == "RGB" else view).buffer(1), np.uint8)
+    w, h = img.size
+    if data.size < w * h * (4 if img.mode == "RGB" else 1):
+        return None
+    # the Arrow array (which holds Pillow's memory) stays alive as long as the returned array
+    return np.asarray(_Owned(arr, data.ctypes.data, (h, w, 4 if img.mode == "RGB" else 1)))
+
+
+def image_from_rgbx(rgbx: np.ndarray) -> Image.Image:
+    """``H x W x 4`` uint8 (RGB + a pad byte, C-contiguous) -> an RGB Pillow image on that memory,
+    without a copy (Pillow's Arrow import, ``nanoarrow``); a copy where that is not possible."""
+    h, w = rgbx.shape[:2]
+    try:
+        import nanoarrow as na
+
+        child = na.c_array(rgbx.reshape(-1), na.uint8())
+        arr = na.c_array_from_buffers(na.fixed_size_list(na.uint8(), 4), h * w, [None], children=[child])
+        return Image.fromarrow(arr, "RGB", (w, h))
+    except (ImportError, AttributeError, ValueError):  # no nanoarrow, Pillow < 11.2, not contiguous
+        return Image.fromarray(np.ascontiguousarray(rgbx[..., :3]), "RGB")
+
+
 def photo_from_pil(img: Image.Image, source: str = "<image>") -> Photo:
     """Convert any Pillow mode to a ``Photo``: gray sources stay one channel, 16-bit and float ones
     keep their precision as float32 in [0, 1], alpha is kept aside (if the image has one)."""
     mode = img.mode
     alpha = None
+    if mode in ("L", "RGB") and "transparency" not in img.info and img.width * img.height >= VIEW_MIN_PIXELS:
+        storage = pixels_view(img)
+        if storage is not None:
+            return Photo(pixels=storage if mode == "L" else storage[..., :3], alpha=None, source=source, mode=mode,
+                         storage=storage)
     if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
         # 16-bit (or 32-bit integer) grayscale: keep the full precision of the lightness.
         a = np.asarray(img, dtype=np.float64)
