@@ -348,7 +348,8 @@ class Colorizer:
     @torch.inference_mode()
     def colorize_photos(self, photos: Sequence[Photo], batch_size: int = 8, size: int | None = None,
                         temperature: float | None = None, restraint: float | None = None) -> list[Image.Image]:
-        """Colorize decoded photos; photos of the same size share network batches."""
+        """Colorize decoded photos; photos of the same size share network batches (but large 8-bit
+        ones on the fused CPU path go one at a time, in place: ``_colorize_u8_photo``)."""
         results: list[Image.Image | None] = [None] * len(photos)
         groups: dict[tuple, list[int]] = defaultdict(list)  # (H, W, channels), dtype -> photos
         for i, p in enumerate(photos):
