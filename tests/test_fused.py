@@ -211,11 +211,16 @@ def test_photos_pillow_keeps_in_several_blocks_are_copied_as_before(tmp_path):
     pytest.importorskip("nanoarrow")
     from huenet.images import pixels_view
 
-    img = Image.open(_big_photo(tmp_path, size=(2400, 1800)))  # 17 MB of RGBX: over Pillow's default 16 MB block
-    img.load()
-    if Image.core.get_block_size() < 2400 * 1800 * 4:
-        assert pixels_view(img) is None
+    before = Image.core.get_block_size()
+    Image.core.set_block_size(16 << 20)  # Pillow's default, whatever ran before
+    try:
+        img = Image.open(_big_photo(tmp_path, size=(2400, 1800)))  # 17 MB of RGBX: over one 16 MB block
+        img.load()
+    finally:
+        Image.core.set_block_size(before)
+    assert pixels_view(img) is None
     photo = photo_from_pil(img)
+    assert photo.storage is None
     assert np.array_equal(photo.pixels, np.asarray(img)) and photo.pixels.flags.c_contiguous
 
 
@@ -262,3 +267,17 @@ def test_pillow_tuning_can_be_turned_off(monkeypatch):
     monkeypatch.setenv("HUENET_PILLOW_TUNING", "0")
     before = Image.core.get_block_size()
     assert not tune_pillow() and Image.core.get_block_size() == before
+
+
+def test_large_photos_with_alpha_keep_it_on_the_in_place_path(small_checkpoint, tmp_path, pillow_blocks):
+    pytest.importorskip("nanoarrow")
+    c = Colorizer.load(small_checkpoint, device="cpu", precision="fp32")
+    rgb = Image.open(_big_photo(tmp_path))
+    alpha = Image.linear_gradient("L").resize(rgb.size)
+    rgba = rgb.copy()
+    rgba.putalpha(alpha)
+    out = c.colorize(rgba)
+    assert out.mode == "RGBA" and np.array_equal(np.asarray(out)[..., 3], np.asarray(alpha))
+    # the same color as without alpha (that photo is read as RGBX in place: its L sums in another order)
+    d = np.abs(np.asarray(out, np.int16)[..., :3] - np.asarray(c.colorize(rgb), np.int16))
+    assert d.max() <= 1 and (d == 0).mean() > 0.9999

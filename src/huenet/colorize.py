@@ -163,20 +163,17 @@ class Colorizer:
     def restraint(self) -> float | None:
         return getattr(self.model, "restraint", None) if self.model is not None else None
 
-    def _use_fused(self, px: torch.Tensor | np.ndarray, height: int | None = None, width: int | None = None) -> bool:
-        """Whether the per-pixel work on ``px`` (photo pixels or their L, a tensor; or a photo's
-        ``H x W x C`` array with its ``height`` and ``width``) takes the fused CPU kernels: only for a
-        colorizer on the CPU (a GPU one keeps its color math on the GPU, even for pixels that are
-        still in CPU memory), by size unless ``fused`` says."""
-        on_cpu = not isinstance(px, torch.Tensor) or px.device.type == "cpu"
-        if self.fused is False or self.device.type != "cpu" or not on_cpu:
+    def _use_fused(self, px: torch.Tensor) -> bool:
+        """Whether the per-pixel work on ``px`` (photo pixels or their L, ``N x C x H x W``) takes the
+        fused CPU kernels: only for a colorizer on the CPU (a GPU one keeps its color math on the
+        GPU, even for pixels that are still in CPU memory), by size unless ``fused`` says."""
+        if self.fused is False or self.device.type != "cpu" or px.device.type != "cpu":
             return False
         if self.fused:
             return True
         from . import fused
 
-        h, w = (height, width) if height is not None else px.shape[-2:]
-        return h * w >= FUSED_MIN_PIXELS and fused.available()
+        return px.shape[-2] * px.shape[-1] >= FUSED_MIN_PIXELS and fused.available()
 
     @property
     def temperature(self) -> float | None:
@@ -290,11 +287,19 @@ class Colorizer:
             # 8-bit pixels straight to 8-bit output: no full-resolution L (fused.py)
             from . import fused
 
-            small = fused.working_lightness_u8(rgb, working_size(*rgb.shape[-2:], size or self.size))
-            return fused.srgb_u8_from_pixels(rgb, self.predict_ab_small(small, size, temperature, restraint))
+            return fused.srgb_u8_from_pixels(rgb, self._ab_from_pixels(rgb, size, temperature, restraint))
         L = self.lightness(rgb.to(self.device))
         ab = self.predict_ab_small(L, size, temperature, restraint)
         return self.to_srgb_u8(L, ab) if as_uint8 else self.to_rgb(L, ab)
+
+    def _ab_from_pixels(self, px: torch.Tensor | np.ndarray, size: int | None, temperature: float | None,
+                        restraint: float | None) -> torch.Tensor:
+        """The network's ab for 8-bit pixels (either layout ``fused`` takes), from L at the working
+        size computed straight from the pixels (no full-resolution L)."""
+        from . import fused
+
+        small = fused.working_lightness_u8(px, working_size(*fused.pixel_size(px), size or self.size))
+        return self.predict_ab_small(small, size, temperature, restraint)
 
     # The full-resolution work runs in bands of rows. Each band's temporaries are small and reused,
     # where whole-photo temporaries (~1 GB for 12 MP) would be fresh memory that the OS must fault
@@ -355,8 +360,8 @@ class Colorizer:
         for i, p in enumerate(photos):
             groups[(p.pixels.shape, p.pixels.dtype.str)].append(i)
         for idx in groups.values():
-            p = photos[idx[0]]
-            if p.pixels.dtype == np.uint8 and self._use_fused(p.pixels, *p.pixels.shape[:2]):
+            first = _read_only_view(photos[idx[0]].pixels).permute(2, 0, 1)  # a view: C x H x W
+            if first.dtype == torch.uint8 and self._use_fused(first):
                 for i in idx:  # large 8-bit photos: one at a time, in place (no batch to copy them into)
                     results[i] = self._colorize_u8_photo(photos[i], size, temperature, restraint)
                 continue
@@ -381,8 +386,7 @@ class Colorizer:
         from . import fused
 
         px = (photo.storage if photo.storage is not None else photo.pixels)[None]
-        small = fused.working_lightness_u8(px, working_size(*px.shape[1:3], size or self.size))
-        rgbx = fused.rgbx_from_pixels(px, self.predict_ab_small(small, size, temperature, restraint))[0]
+        rgbx = fused.rgbx_from_pixels(px, self._ab_from_pixels(px, size, temperature, restraint))[0]
         return image_from_rgbx(rgbx) if photo.alpha is None else pil_from_u8(rgbx[..., :3], photo.alpha)
 
     def colorize(self, image: Image.Image, temperature: float | None = None, restraint: float | None = None,

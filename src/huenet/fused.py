@@ -106,8 +106,8 @@ def working_lightness_u8(px: torch.Tensor | np.ndarray, size: tuple[int, int]) -
     rounding, without a full-resolution L."""
     k = _kernels()
     src, rows = _pixel_rows(px)
-    n, h = rows.shape[:2]
-    w = _width(px)
+    n = rows.shape[0]
+    h, w = pixel_size(px)
     hs, ws = size
     x_min, x_w = _aa_weights(w, ws)
     y_min, y_w = _aa_weights(h, hs)
@@ -120,8 +120,9 @@ def working_lightness_u8(px: torch.Tensor | np.ndarray, size: tuple[int, int]) -
     return torch.from_numpy(out)
 
 
-def _width(px: torch.Tensor | np.ndarray) -> int:
-    return px.shape[3] if isinstance(px, torch.Tensor) else px.shape[2]
+def pixel_size(px: torch.Tensor | np.ndarray) -> tuple[int, int]:
+    """(H, W) of pixels in either layout ``_pixel_rows`` takes."""
+    return tuple(px.shape[2:4]) if isinstance(px, torch.Tensor) else tuple(px.shape[1:3])
 
 
 def _srgb(src: int, rows8: np.ndarray | None, Lf: np.ndarray | None, ab_small: torch.Tensor, h: int, w: int,
@@ -148,7 +149,7 @@ def srgb_u8_from_pixels(px: torch.Tensor, ab_small: torch.Tensor, steps: int = 1
     ``N x 3 x H x W`` uint8 sRGB stored channels last, with the pixels' own L, as
     ``Colorizer.to_srgb_u8(lightness(px), ab_small)`` returns it."""
     src, rows = _pixel_rows(px)
-    return torch.from_numpy(_srgb(src, rows, None, ab_small, px.shape[2], px.shape[3], steps, tol)).permute(0, 3, 1, 2)
+    return torch.from_numpy(_srgb(src, rows, None, ab_small, *pixel_size(px), steps, tol)).permute(0, 3, 1, 2)
 
 
 def rgbx_from_pixels(px: np.ndarray, ab_small: torch.Tensor, steps: int = 10, tol: float = 1e-4) -> np.ndarray:
@@ -156,7 +157,7 @@ def rgbx_from_pixels(px: np.ndarray, ab_small: torch.Tensor, steps: int = 10, to
     uint8 RGBX (X = 255), the layout Pillow keeps RGB images in (``images.image_from_rgbx`` wraps it
     without a copy); the same codes as ``srgb_u8_from_pixels``."""
     src, rows = _pixel_rows(px)
-    return _srgb(src, rows, None, ab_small, px.shape[1], px.shape[2], steps, tol, channels=4)
+    return _srgb(src, rows, None, ab_small, *pixel_size(px), steps, tol, channels=4)
 
 
 def fused_srgb_u8(L: torch.Tensor, ab_small: torch.Tensor, steps: int = 10, tol: float = 1e-4) -> torch.Tensor:
