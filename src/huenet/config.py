@@ -43,7 +43,12 @@ class TrainConfig:
     # the seed's recipe
     epochs: int = 25
     batch_size: int = 16  # global: split across processes under torchrun
-    size: int = 128  # training crop (random crop of the pack's stored size)
+    size: int = 128  # training crop (random crop of the pack's stored size); validation's center crop
+    # random resized crops (beyond the seed): a box of crop_scale of the photo's area, aspect in
+    # crop_aspect, resampled to one of train_sizes (one size per batch; default: size)
+    crop_scale: tuple[float, float] | None = None  # None: the seed's plain crops
+    crop_aspect: tuple[float, float] = (3 / 4, 4 / 3)
+    train_sizes: tuple[int, ...] = ()
     lr: float = 1e-4
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.0
@@ -76,8 +81,9 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown training settings {sorted(unknown)}")
         values = dict(values)
-        if isinstance(values.get("betas"), list):
-            values["betas"] = tuple(values["betas"])
+        for key in ("betas", "crop_scale", "crop_aspect", "train_sizes"):
+            if isinstance(values.get(key), list):
+                values[key] = tuple(values[key])
         return cls(**values)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import multiprocessing
 import os
 import random
@@ -25,6 +26,7 @@ from typing import Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from .color import rgb_to_lab
@@ -329,27 +331,64 @@ def collate_photos(items):
 
 @dataclass
 class EpochPlan:
-    """Order, crop offsets and flips for one epoch, a pure function of (seed, epoch).
+    """Order, crops and flips for one epoch, a pure function of (seed, epoch).
 
     Every process of a distributed run and every resumed run computes the same plan, so a
     sample's augmentation depends only on its position in the epoch, never on which rank or
-    which session handles it."""
+    which session handles it.
+
+    Two kinds of crop: the seed's (a ``crop`` x ``crop`` window at ``top``, ``left``) or, with
+    ``scale`` given, random resized crops: a box of ``scale`` (a range) of the photo's area and
+    aspect in ``aspect`` (log-uniform), resampled to the step's output size (``boxes``: x0, y0,
+    w, h in pixels; ``resized_crops``). ``sizes`` then gives each step of the epoch its output
+    size, drawn from ``out_sizes``: training at several sizes, one per batch."""
 
     order: torch.Tensor  # N (photo index per position)
     top: torch.Tensor  # N
     left: torch.Tensor  # N
     flip: torch.Tensor  # N (bool)
+    boxes: torch.Tensor | None = None  # N x 4 (random resized crops)
+    sizes: torch.Tensor | None = None  # per step: the output size
 
     @classmethod
-    def make(cls, n: int, stored: int, crop: int, seed: int, epoch: int) -> "EpochPlan":
+    def make(cls, n: int, stored: int, crop: int, seed: int, epoch: int,
+             scale: tuple[float, float] | None = None, aspect: tuple[float, float] = (3 / 4, 4 / 3),
+             out_sizes: Sequence[int] = (), steps: int = 0) -> "EpochPlan":
         g = torch.Generator().manual_seed(int(seed) * 1_000_003 + int(epoch))
         span = stored - crop + 1
-        return cls(
+        plan = cls(
             order=torch.randperm(n, generator=g),
             top=torch.randint(0, span, (n,), generator=g),
             left=torch.randint(0, span, (n,), generator=g),
             flip=torch.rand(n, generator=g) < 0.5,
         )
+        if scale is not None:
+            area = torch.empty(n).uniform_(scale[0], scale[1], generator=g)
+            log_r = torch.empty(n).uniform_(math.log(aspect[0]), math.log(aspect[1]), generator=g)
+            w = (area * log_r.exp()).sqrt().clamp(max=1.0) * stored
+            h = (area / log_r.exp()).sqrt().clamp(max=1.0) * stored
+            x0 = torch.rand(n, generator=g) * (stored - w)
+            y0 = torch.rand(n, generator=g) * (stored - h)
+            plan.boxes = torch.stack([x0, y0, w, h], 1)
+            sizes = list(out_sizes) or [crop]
+            plan.sizes = torch.tensor(sizes)[torch.randint(0, len(sizes), (max(steps, 1),), generator=g)]
+        return plan
+
+
+def resized_crops(batch_u8: torch.Tensor, boxes: torch.Tensor, flip: torch.Tensor, out: int) -> torch.Tensor:
+    """Random resized crops: each box (x0, y0, w, h in pixels of the ``N x 3 x S x S`` uint8
+    batch) resampled bilinearly to ``out x out`` (flipped where asked) -> float RGB in [0, 1]."""
+    n, _, s, _ = batch_u8.shape
+    boxes = boxes.to(batch_u8.device, torch.float32)
+    theta = torch.zeros(n, 2, 3, device=batch_u8.device)
+    sign = 1.0 - 2.0 * flip.to(batch_u8.device, torch.float32)
+    theta[:, 0, 0] = boxes[:, 2] / s * sign
+    theta[:, 1, 1] = boxes[:, 3] / s
+    theta[:, 0, 2] = (2 * boxes[:, 0] + boxes[:, 2]) / s - 1  # the box centre, in [-1, 1]
+    theta[:, 1, 2] = (2 * boxes[:, 1] + boxes[:, 3]) / s - 1
+    grid = F.affine_grid(theta, [n, 3, out, out], align_corners=False)
+    rgb = F.grid_sample(batch_u8.float(), grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return rgb.div_(255.0).clamp_(0.0, 1.0)
 
 
 def augment(batch_u8: torch.Tensor, top: torch.Tensor, left: torch.Tensor, flip: torch.Tensor, crop: int) -> torch.Tensor:

@@ -26,7 +26,7 @@ DEFAULT_MAX_PIXELS = 100_000_000
 
 # Extensions we look for when walking folders (a file named explicitly is always tried).
 IMAGE_EXTENSIONS = frozenset(
-    ".jpg .jpeg .jpe .jfif .png .bmp .gif .tif .tiff .webp .ppm .pgm .pbm .pnm .tga .jp2 .ico".split()
+    ".jpg .jpeg .jpe .jfif .png .bmp .gif .tif .tiff .webp .ppm .pgm .pbm .pnm .tga .jp2 .ico .avif .avifs".split()
 )
 
 

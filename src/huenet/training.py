@@ -35,7 +35,8 @@ from .checkpoints import CheckpointError, load_model, read_checkpoint, save_chec
 from .colorize import pick_device, pick_precision
 from .config import TrainConfig
 from .data import (
-    EpochPlan, FolderPhotos, PackedPhotos, augment, collate_photos, discover, is_pack, lab_batch, split_paths,
+    EpochPlan, FolderPhotos, PackedPhotos, augment, collate_photos, discover, is_pack, lab_batch, resized_crops,
+    split_paths,
 )
 from .figures import contact_sheet, triptych
 from .images import pil_from_rgb, save_image
@@ -549,7 +550,8 @@ class Trainer:
     def _run_epoch(self, bar, stop, total_steps: int) -> bool:
         cfg = self.cfg
         B, b, r = cfg.batch_size, self.local_batch, self.dist.rank
-        plan = EpochPlan.make(len(self.train_src), self.train_src.stored, cfg.size, cfg.seed, self.epoch)
+        plan = EpochPlan.make(len(self.train_src), self.train_src.stored, cfg.size, cfg.seed, self.epoch,
+                              cfg.crop_scale, cfg.crop_aspect, cfg.train_sizes, self.steps_per_epoch)
         first = self.step_in_epoch
         last = min(self.steps_per_epoch, first + total_steps - self.step)
         positions = [torch.arange(s * B + r * b, s * B + (r + 1) * b) for s in range(first, last)]
@@ -558,8 +560,12 @@ class Trainer:
         for pos, (kept, u8) in zip(positions, self.train_src.batches(index_lists)):
             if u8 is not None:
                 p = pos[kept]
-                rgb = augment(u8, plan.top[p], plan.left[p], plan.flip[p], cfg.size)
-                rgb = rgb.to(self.device, non_blocking=True)
+                if plan.boxes is None:
+                    rgb = augment(u8, plan.top[p], plan.left[p], plan.flip[p], cfg.size)
+                    rgb = rgb.to(self.device, non_blocking=True)
+                else:  # resampled where the batch is (the GPU, with a preloaded pack)
+                    size = int(plan.sizes[self.step_in_epoch])
+                    rgb = resized_crops(u8.to(self.device, non_blocking=True), plan.boxes[p], plan.flip[p], size)
                 L, ab = lab_batch(rgb)
                 with self._autocast():
                     raw = self._wrapped(self._layout(L))
