@@ -37,6 +37,9 @@ def main() -> None:
     ap.add_argument("--size", type=int, required=True, help="default working size (measured)")
     ap.add_argument("--temperature", type=float, default=None)
     ap.add_argument("--restraint", type=float, default=None)
+    ap.add_argument("--scales", type=float, nargs="*", default=None, help="multi-scale logits (e.g. 1 2)")
+    ap.add_argument("--crop-borders", action=argparse.BooleanOptionalAction, default=None,
+                    help="crop uniform frames before the network (the colorizer's default)")
     ap.add_argument("--hardware", required=True)
     ap.add_argument("--note", default="", help="how it was trained, in words (kept in the JSON)")
     ap.add_argument("--data-sources", nargs="*", default=[], help="names of the photo collections trained on")
@@ -56,7 +59,8 @@ def main() -> None:
     shipped = {
         "training": meta.get("training"),
         "data": data,
-        "inference": {"size": args.size},
+        "inference": {"size": args.size, **({"scales": args.scales} if args.scales else {}),
+                      **({"crop_borders": args.crop_borders} if args.crop_borders is not None else {})},
         "shipped_from": {"checkpoint": str(path), "hardware": args.hardware, "note": args.note},
     }
     enc = dict(meta.get("encoder_weights") or {})

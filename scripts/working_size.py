@@ -22,6 +22,7 @@ def main():
     ap.add_argument("--model", default=None)
     ap.add_argument("--sizes", type=int, nargs="+", default=[128, 160, 192, 256])
     ap.add_argument("--temperatures", type=float, nargs="*", default=[])
+    ap.add_argument("--restraint", type=float, default=None, help="default: the model's")
     ap.add_argument("--json", default=None, help="also write the rows here")
     args = ap.parse_args()
     rows = []
@@ -29,7 +30,7 @@ def main():
           f"{'rAuC':>7} {'PSNR':>6} {'SSIM':>7} {'CF*':>5} | worst margin")
     for size in args.sizes:
         for t in args.temperatures or [None]:
-            c = Colorizer.load(args.model, size=size, precision="fp32", temperature=t)
+            c = Colorizer.load(args.model, size=size, precision="fp32", temperature=t, restraint=args.restraint)
             ev, _ = evaluate(c, args.data, protocol="full", progress=False, keep_images=0)
             summ = ev.summary()["methods"]
             s, g = summ["model"], summ["gray"]

@@ -26,6 +26,19 @@ def _add_model_args(p: argparse.ArgumentParser, precision: str = "auto") -> None
                    help=f"the network's arithmetic (default {precision}; auto: bf16 where the CPU/GPU has it natively)")
     p.add_argument("--compile", action="store_true",
                    help="torch.compile the network (for long GPU runs; compiling takes seconds)")
+    p.add_argument("--scales", type=float, nargs="+", default=None, metavar="S",
+                   help="also run the network at these multiples of the working size and average its logits, "
+                        "e.g. --scales 1 2 (steadier colors, 2-5x the network's time; default: the model's)")
+    p.add_argument("--crop-borders", action=argparse.BooleanOptionalAction, default=None,
+                   help="keep uniform black or white frames (scans, film edges, letterboxes) gray and "
+                        "colorize the picture inside (default: on)")
+
+
+def _colorizer_kwargs(args: argparse.Namespace) -> dict:
+    """The options every command passes to ``Colorizer.load`` (one place: a flag cannot be dropped)."""
+    return {"size": args.size, "device": args.device, "precision": args.precision, "compile": args.compile,
+            "temperature": args.temperature, "restraint": args.restraint, "scales": args.scales,
+            "crop_borders": args.crop_borders}
 
 
 def cmd_colorize(args: argparse.Namespace) -> int:
@@ -36,9 +49,7 @@ def cmd_colorize(args: argparse.Namespace) -> int:
         return _colorize_with_hints(args)
     if args.engine == "ray":
         return _colorize_on_ray(args)
-    colorizer = Colorizer.load(args.model, size=args.size, device=args.device, backend=args.backend,
-                               saturation=args.saturation, precision=args.precision, compile=args.compile,
-                               temperature=args.temperature, restraint=args.restraint)
+    colorizer = Colorizer.load(args.model, backend=args.backend, saturation=args.saturation, **_colorizer_kwargs(args))
     report = colorize_files(
         colorizer, args.inputs, args.output, fmt=args.format, compare=args.compare,
         batch_size=args.batch_size, max_pixels=args.max_pixels, png_level=args.png_level,
@@ -56,7 +67,8 @@ def _colorize_on_ray(args: argparse.Namespace) -> int:
         raise ValueError("--engine ray takes neither --compare, --backend onnxruntime nor --compile")
     spec = ColorizerSpec(model=args.model, size=args.size, device=args.device, precision=args.precision,
                          temperature=args.temperature, restraint=args.restraint, saturation=args.saturation,
-                         png_level=args.png_level, max_pixels=args.max_pixels)
+                         png_level=args.png_level, max_pixels=args.max_pixels,
+                         scales=tuple(args.scales) if args.scales else None, crop_borders=args.crop_borders)
     report = colorize_with_ray(spec, args.inputs, args.output, fmt=args.format, address=args.address,
                                actors=args.actors, batch_size=args.batch_size, retry_failed=args.retry_failed,
                                gpus_per_actor=1.0 if args.device == "cuda" else 0.0)
@@ -103,9 +115,7 @@ def _colorize_with_hints(args: argparse.Namespace) -> int:
     if out.resolve() == Path(args.inputs[0]).resolve():
         raise ValueError(f"{out}: the output would overwrite the input; choose another -o")
     photo = load_photo(args.inputs[0], max_pixels=args.max_pixels)
-    colorizer = Colorizer.load(args.model, size=args.size, device=args.device, saturation=args.saturation,
-                               precision=args.precision, compile=args.compile, temperature=args.temperature,
-                               restraint=args.restraint)
+    colorizer = Colorizer.load(args.model, saturation=args.saturation, **_colorizer_kwargs(args))
     result = colorizer.colorize_hinted(photo, points, args.hints)
     save_image(result, out, png_level=args.png_level)
     print(f"1 written with {len(points)} hint point(s){' and a hint image' if args.hints else ''}", file=sys.stderr)
@@ -210,9 +220,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .colorize import Colorizer
     from .evaluate import evaluate, format_table, mean_ab_of_pack, write_outputs
 
-    colorizer = Colorizer.load(args.model, size=args.size, device=args.device, backend=args.backend,
-                               precision=args.precision, compile=args.compile, temperature=args.temperature,
-                               restraint=args.restraint)
+    colorizer = Colorizer.load(args.model, backend=args.backend, **_colorizer_kwargs(args))
     # mean-ab baseline: from the given training pack, else as recorded in the model's checkpoint
     mean_ab = mean_ab_of_pack(args.train_pack) if args.train_pack else (colorizer.meta.get("data") or {}).get("mean_ab")
     if mean_ab is None:
@@ -257,8 +265,7 @@ def cmd_figures(args: argparse.Namespace) -> int:
     from .colorize import Colorizer, gray_input
     from .images import load_photo, pil_from_rgb
 
-    colorizer = Colorizer.load(args.model, size=args.size, device=args.device, precision=args.precision,
-                               compile=args.compile, temperature=args.temperature, restraint=args.restraint)
+    colorizer = Colorizer.load(args.model, **_colorizer_kwargs(args))
     if args.kind == "lab-split":
         photo = load_photo(args.inputs[0])
         original = pil_from_rgb(photo.rgb)

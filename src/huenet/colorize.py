@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from .borders import frame_box
 from .color import (
     l_from_gray, l_from_gray_u8, l_from_rgb, l_from_rgb_u8, lab_to_rgb, lab_to_rgb_keep_lightness, lab_to_srgb_u8,
 )
@@ -106,6 +107,8 @@ class Colorizer:
         flip: bool | None = None,
         restraint: float | None = None,
         fused: bool | None = None,
+        scales: Sequence[float] | None = None,
+        crop_borders: bool | None = None,
     ):
         meta = meta or {}
         # the working size the model was measured best at (its checkpoint says), else 256
@@ -147,6 +150,19 @@ class Colorizer:
         # flip averaging: the network also sees the mirrored photo and the two predictions are
         # averaged (2x the network's work at the working size); the checkpoint says if it pays
         self.flip = bool((meta.get("inference") or {}).get("flip", False)) if flip is None else flip
+        # multi-scale: the network also sees the photo at size * s for each further s, and the
+        # logits are averaged (less blotchy, steadier across working sizes; docs/comparison.md)
+        # uniform frames (scans, film edges) are kept gray and the network sees the picture inside
+        # (borders.py); on unless the checkpoint or the caller says otherwise
+        self.crop_borders = bool((meta.get("inference") or {}).get("crop_borders", True)) if crop_borders is None \
+            else crop_borders
+        # (an exported graph takes one size: ONNX runs the first scale alone unless told otherwise)
+        default_scales = (meta.get("inference") or {}).get("scales") if runner is None else None
+        self.scales = tuple(float(x) for x in (scales or default_scales or (1.0,)))
+        if self.scales[0] != 1.0 or min(self.scales) <= 0:
+            raise ValueError(f"scales start with 1 (the working size) and are > 0, not {self.scales}")
+        if len(self.scales) > 1 and runner is not None:
+            raise ValueError("several scales need the PyTorch backend (an exported ONNX graph takes one size)")
         # the fused full-resolution color path (numba, CPU): None = where numba is installed and the
         # photo has at least fused.MIN_PIXELS; True = always on the CPU (an error without numba); False = never
         self.fused = fused
@@ -184,7 +200,7 @@ class Colorizer:
         cls, path: str | os.PathLike | None = None, size: int | None = None, device: str = "auto",
         backend: str = "torch", saturation: float = 1.0, precision: str = "auto", compile: bool = False,
         temperature: float | None = None, flip: bool | None = None, restraint: float | None = None,
-        fused: bool | None = None,
+        fused: bool | None = None, scales: Sequence[float] | None = None, crop_borders: bool | None = None,
     ) -> "Colorizer":
         """Load a checkpoint (``.safetensors`` + JSON); ``path=None`` uses the shipped weights.
         ``size``: the working size (default: the checkpoint's, else 256). ``precision``: ``auto``
@@ -208,12 +224,14 @@ class Colorizer:
                 raise ValueError(f"{path}: an exported model has its temperature built in; "
                                  "export again with --temperature to change it")
             return cls(None, size=size, device="cpu", meta=onnx_metadata(path), backend="onnxruntime",
-                       runner=onnx_runner(path), saturation=saturation)
+                       runner=onnx_runner(path), saturation=saturation, scales=scales,
+                       crop_borders=crop_borders)
         dev = pick_device(device)
         model, meta = load_model(path, device=dev)
         if backend == "torch":
             return cls(model, size=size, device=dev, meta=meta, saturation=saturation, precision=precision,
-                       compile=compile, temperature=temperature, flip=flip, restraint=restraint, fused=fused)
+                       compile=compile, temperature=temperature, flip=flip, restraint=restraint, fused=fused,
+                       scales=scales, crop_borders=crop_borders)
         from .export import onnx_runner
 
         check_decode_settings(model, temperature, restraint)
@@ -222,13 +240,15 @@ class Colorizer:
         if restraint is not None:
             model.restraint = float(restraint)
         return cls(model.cpu(), size=size, device="cpu", meta=meta, backend=backend, runner=onnx_runner(model, meta),
-                   saturation=saturation)
+                   saturation=saturation, scales=scales, crop_borders=crop_borders)
 
     # -- the network at working size ---------------------------------------------------------
     @torch.inference_mode()
     def _run_torch(self, L: torch.Tensor, **decode) -> torch.Tensor:
         if self.flip:  # one batch of photos and their mirror images, averaged back
             n = L.shape[0]
+            if decode.get("others"):
+                decode["others"] = [torch.cat([o, o.flip(-1)]) for o in decode["others"]]
             ab = self._run_network(torch.cat([L, L.flip(-1)]), **decode)
             return (ab[:n] + ab[n:].flip(-1)) * 0.5
         return self._run_network(L, **decode)
@@ -236,6 +256,8 @@ class Colorizer:
     def _run_network(self, L: torch.Tensor, **decode) -> torch.Tensor:
         if self.channels_last:
             L = L.contiguous(memory_format=torch.channels_last)
+            if decode.get("others"):
+                decode["others"] = [o.contiguous(memory_format=torch.channels_last) for o in decode["others"]]
         kw = {k: v for k, v in decode.items() if v is not None}
         if self.precision == "bf16":
             with torch.autocast(self.device.type, dtype=torch.bfloat16):
@@ -249,17 +271,51 @@ class Colorizer:
 
     @torch.inference_mode()
     def predict_ab_small(self, L: torch.Tensor, size: int | None = None, temperature: float | None = None,
-                         restraint: float | None = None) -> torch.Tensor:
+                         restraint: float | None = None, others: list[torch.Tensor] | None = None) -> torch.Tensor:
         """``N x 1 x H x W`` L in [0, 100] (any size) -> ab at the working size (short side ``size``,
         default the colorizer's), saturation gain applied. ``temperature`` and ``restraint`` override
-        the model's annealed-mean settings for this call (classification models)."""
+        the model's annealed-mean settings for this call (classification models). With several
+        ``scales``, ``others`` are L at ``scale_sizes()`` (default: resized from ``L``; pass them
+        when ``L`` is already small, so they come from the full-resolution photo)."""
         self._check_decode(temperature, restraint)
         small = self.working_lightness(L, size)
-        if temperature is None and restraint is None:
-            ab = self._runner(small.to(self.device))
-        else:
-            ab = self._runner(small.to(self.device), temperature=temperature, restraint=restraint)
+        boxes = [frame_box(x[0]) for x in small] if self.crop_borders else []
+        if any(b is not None for b in boxes):  # framed photos: one at a time, the network sees the inside
+            return torch.cat([self._framed(L[i:i + 1], small[i:i + 1], b, size, temperature, restraint)
+                              for i, b in enumerate(boxes)])
+        ab = self._network_ab(small, others if others is not None else
+                              [self.working_lightness(L, s) for s in self.scale_sizes(size)], temperature, restraint)
         return ab * self.saturation if self.saturation != 1.0 else ab
+
+    def _network_ab(self, small: torch.Tensor, others: list[torch.Tensor], temperature: float | None,
+                    restraint: float | None) -> torch.Tensor:
+        decode = {} if temperature is None and restraint is None else {"temperature": temperature, "restraint": restraint}
+        if others:
+            decode["others"] = [o.to(self.device) for o in others]
+        return self._runner(small.to(self.device), **decode)
+
+    def _framed(self, L: torch.Tensor, small: torch.Tensor, box, size: int | None, temperature: float | None,
+                restraint: float | None) -> torch.Tensor:
+        """ab at the working size for one photo: gray on its frame (``borders.frame_box`` on the
+        working-size L), the network's colors for the picture inside, which it sees at the
+        working size as if it had no frame."""
+        ab = torch.zeros(1, 2, *small.shape[-2:], device=self.device)
+        if box is None:
+            ab = self._network_ab(small, [self.working_lightness(L, s) for s in self.scale_sizes(size)],
+                                  temperature, restraint)
+        else:
+            t, b, left, r = box
+            sy, sx = L.shape[-2] / small.shape[-2], L.shape[-1] / small.shape[-1]
+            inside = L[..., round(t * sy):round(b * sy), round(left * sx):round(r * sx)]
+            ab_in = self._network_ab(self.working_lightness(inside, size),
+                                     [self.working_lightness(inside, s) for s in self.scale_sizes(size)],
+                                     temperature, restraint)
+            ab[..., t:b, left:r] = F.interpolate(ab_in, size=(b - t, r - left), mode="bilinear", align_corners=False)
+        return ab * self.saturation if self.saturation != 1.0 else ab
+
+    def scale_sizes(self, size: int | None = None) -> list[int]:
+        """The working sizes of the further scales (``scales`` after the first)."""
+        return [max(32, round((size or self.size) * s)) for s in self.scales[1:]]
 
     def working_lightness(self, L: torch.Tensor, size: int | None = None) -> torch.Tensor:
         """``N x 1 x H x W`` L -> L at the working size (short side ``size``), as the network sees
@@ -298,8 +354,10 @@ class Colorizer:
         size computed straight from the pixels (no full-resolution L)."""
         from . import fused
 
-        small = fused.working_lightness_u8(px, working_size(*fused.pixel_size(px), size or self.size))
-        return self.predict_ab_small(small, size, temperature, restraint)
+        h, w = fused.pixel_size(px)
+        small = fused.working_lightness_u8(px, working_size(h, w, size or self.size))
+        others = [fused.working_lightness_u8(px, working_size(h, w, s)) for s in self.scale_sizes(size)]
+        return self.predict_ab_small(small, size, temperature, restraint, others if others else None)
 
     # The full-resolution work runs in bands of rows. Each band's temporaries are small and reused,
     # where whole-photo temporaries (~1 GB for 12 MP) would be fresh memory that the OS must fault

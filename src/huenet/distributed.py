@@ -135,6 +135,8 @@ class ColorizerSpec:
     saturation: float = 1.0
     png_level: int = 1
     max_pixels: int = 100_000_000
+    scales: tuple[float, ...] | None = None
+    crop_borders: bool | None = None
 
     def settings_text(self) -> str:
         import json
@@ -152,7 +154,7 @@ class ColorizeActor:
         self.settings = spec.settings_text()
         self.colorizer = Colorizer.load(spec.model, size=spec.size, device=spec.device, precision=spec.precision,
                                         temperature=spec.temperature, restraint=spec.restraint,
-                                        saturation=spec.saturation)
+                                        saturation=spec.saturation, scales=spec.scales, crop_borders=spec.crop_borders)
         self.model_name = str(spec.model or "shipped weights")
 
     def __call__(self, batch: dict) -> dict:

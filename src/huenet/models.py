@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -124,15 +124,38 @@ class ColorNet(nn.Module):
                                  self.restraint if restraint is None else restraint)
         return self.scaling.denormalize_ab(raw)
 
-    def forward(self, L: torch.Tensor, temperature: float | None = None, restraint: float | None = None) -> torch.Tensor:
+    def forward(self, L: torch.Tensor, temperature: float | None = None, restraint: float | None = None,
+                others: Sequence[torch.Tensor] = ()) -> torch.Tensor:
         """``N x 1 x H x W`` L in [0, 100] -> ``N x 2 x H x W`` ab (Lab units). ``temperature`` and
         ``restraint``: the annealed mean's settings for this call (classification models; default
-        ``self.temperature``, ``self.restraint``)."""
+        ``self.temperature``, ``self.restraint``). ``others``: the same photos' L at other sizes;
+        the head's outputs (logits) at every size are resized to ``L``'s and averaged before
+        decoding (``multi_scale``)."""
+        if len(others):
+            return self.multi_scale(L, others, temperature, restraint)
         h, w = L.shape[-2:]
         x = self._padded(L)
         ab = self.decode(self.predict(x), temperature, restraint)
         if self.head_stride != 1:  # a smooth head: bilinear up to the (padded) input size
             ab = F.interpolate(ab, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        return ab[..., :h, :w]
+
+    def multi_scale(self, L: torch.Tensor, others: Sequence[torch.Tensor], temperature: float | None = None,
+                    restraint: float | None = None) -> torch.Tensor:
+        """ab at ``L``'s size from the mean of the head's outputs at ``L``'s and ``others``' sizes.
+
+        The same photo seen at two scales: its objects are near the middle of the encoder's
+        range at one of them, and the logits agree where the photo is unambiguous; where the two
+        disagree the mean is flatter, so the annealed mean gives less, not wrong, color."""
+        h, w = L.shape[-2:]
+        raw = self.raw(L)
+        for other in others:
+            r = self.raw(other)
+            raw = raw + F.interpolate(r, size=raw.shape[-2:], mode="bilinear", align_corners=False)
+        ab = self.decode(raw / (1 + len(others)), temperature, restraint)
+        if self.head_stride != 1:
+            s = self.head_stride
+            ab = F.interpolate(ab, size=(ab.shape[-2] * s, ab.shape[-1] * s), mode="bilinear", align_corners=False)
         return ab[..., :h, :w]
 
     def config_dict(self) -> dict:

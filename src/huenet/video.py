@@ -322,8 +322,10 @@ def network_batches(colorizer, frames: Iterable[np.ndarray], batch_size: int = D
     def run(chunk: list[np.ndarray]) -> FrameBatch:
         px = torch.from_numpy(np.stack(chunk)).permute(0, 3, 1, 2).to(colorizer.device)
         L = colorizer.lightness(px)
-        L_small = colorizer.working_lightness(L.rot90(k, dims=(-2, -1)) if k else L, size)
-        ab = colorizer.predict_ab_small(L_small, size, temperature, restraint)
+        upright = L.rot90(k, dims=(-2, -1)) if k else L
+        L_small = colorizer.working_lightness(upright, size)
+        others = [colorizer.working_lightness(upright, s) for s in colorizer.scale_sizes(size)]
+        ab = colorizer.predict_ab_small(L_small, size, temperature, restraint, others or None)
         if k:
             L_small, ab = L_small.rot90(-k, dims=(-2, -1)), ab.rot90(-k, dims=(-2, -1))
         return FrameBatch(chunk, L, L_small[:, 0].float().cpu().numpy(),
