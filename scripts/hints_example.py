@@ -1,5 +1,5 @@
-"""The README's before/after picture for color hints: the shipped model without hints, then with
-three points (their places drawn as rings), beside the gray input.
+"""The README's before/after picture for color hints: the shipped model without hints, with one
+point, then with three (their places drawn as rings), beside the gray input.
 
     python scripts/hints_example.py -o docs/hints_example.png
 """
@@ -25,14 +25,18 @@ def main():
     c = Colorizer.load(device="cpu", precision="fp32")
     photo = load_photo(PHOTO)
     plain = c.colorize_photos([photo])[0]
-    hinted = c.colorize_hinted(photo, HINTS)
-    marked = hinted.copy()
-    draw = ImageDraw.Draw(marked)
-    for h in HINTS:
-        x, y, color, _ = h.split(",")
-        x, y = int(x), int(y)
-        draw.ellipse((x - 6, y - 6, x + 6, y + 6), outline="white", width=2, fill=color)
-    row = labelled_row([gray_input(photo), plain, marked], ["Input", "No hints", "Three hints"], 240,
+
+    def hinted(hints):
+        out = c.colorize_hinted(photo, hints)
+        draw = ImageDraw.Draw(out)
+        for h in hints:
+            x, y, color, _ = h.split(",")
+            x, y = int(x), int(y)
+            draw.ellipse((x - 6, y - 6, x + 6, y + 6), outline="white", width=2, fill=color)
+        return out
+
+    row = labelled_row([gray_input(photo), plain, hinted(HINTS[:1]), hinted(HINTS)],
+                       ["Input", "No hints", "One hint", "Three hints"], 240,
                        caption=f"huenet colorize {PHOTO.name} -o out.png " + " ".join(f"--hint {h}" for h in HINTS))
     print(save_figure(row, args.output))
 

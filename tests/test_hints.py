@@ -36,19 +36,42 @@ def colorizer():
 def test_two_flat_regions_take_their_hints_and_the_edge_does_not_bleed(colorizer):
     gray = np.zeros((240, 360), np.uint8)
     gray[:, :180], gray[:, 180:] = 110, 150  # a sharp vertical edge between two flat regions
-    out = colorizer.colorize(Image.fromarray(gray), hints=[f"40,120,{RED}", f"320,120,{BLUE}"])
+    out = colorizer.colorize(Image.fromarray(gray), hints=[f"120,120,{RED}", f"240,120,{BLUE}"])
     ab = ab_of(out)
-    for region, want in ((ab[:, :170], hint_ab(RED)), (ab[:, 190:], hint_ab(BLUE))):
-        d = np.linalg.norm(region - want, axis=-1)
-        assert np.median(d) < 12 and np.percentile(d, 90) < 25, (np.median(d), np.percentile(d, 90))
+    # around each hint (within a tenth of the diagonal: half its reach), its color
+    yy, xx = np.mgrid[:240, :360]
+    for (x, y), want in (((120, 120), hint_ab(RED)), ((240, 120), hint_ab(BLUE))):
+        near = (np.hypot(xx - x, yy - y) < np.hypot(240, 360) / 10) & ((xx < 175) if x < 180 else (xx > 185))
+        d = np.linalg.norm(ab[near] - want, axis=-1)
+        assert np.median(d) < 12 and np.percentile(d, 90) < 35, (np.median(d), np.percentile(d, 90))
     # right next to the edge each side keeps its own color: no red in blue, no blue in red
-    left, right = ab[:, 170:178].mean((0, 1)), ab[:, 182:190].mean((0, 1))
+    left, right = ab[100:140, 170:178].mean((0, 1)), ab[100:140, 182:190].mean((0, 1))
     assert np.linalg.norm(left - hint_ab(RED)) < np.linalg.norm(left - hint_ab(BLUE))
     assert np.linalg.norm(right - hint_ab(BLUE)) < np.linalg.norm(right - hint_ab(RED))
     # lightness is the photo's own
     L = skcolor.rgb2lab(np.asarray(out) / 255.0)[..., 0]
     L0 = skcolor.rgb2lab(np.repeat(gray[..., None], 3, -1) / 255.0)[..., 0]
     assert np.abs(L - L0).mean() < 0.5
+
+
+def test_one_wrong_hint_stays_where_it_is_put(colorizer):
+    """Issue 26: a red point on one spot of a real photo colors that spot; a quarter of the diagonal
+    away the network's colors stay (the old rule moved 88-99% of those pixels by more than 10)."""
+    from huenet.images import load_photo
+
+    photo = load_photo(sorted((DATA / "bsds500" / "test").glob("*.jpg"))[30])
+    h, w = photo.u8.shape[:2]
+    x, y = w // 3, h // 2
+    L = float(skcolor.rgb2lab(photo.u8[y:y + 1, x:x + 1] / 255.0)[0, 0, 0])
+    color = hint_color_at(L, 55, 40)  # a red that this spot's lightness can show
+    plain = ab_of(colorizer.colorize_photos([photo])[0])
+    hinted = ab_of(colorizer.colorize_hinted(photo, [f"{x},{y},{color}"]))
+    yy, xx = np.mgrid[:h, :w]
+    far = np.hypot(yy - y, xx - x) > np.hypot(h, w) / 4
+    moved = np.linalg.norm(hinted - plain, axis=-1)[far]
+    assert moved.mean() < 5 and (moved > 10).mean() < 0.15, (moved.mean(), (moved > 10).mean())
+    spot = np.linalg.norm(hinted[y - 4:y + 5, x - 4:x + 5] - hint_ab(color), axis=-1)
+    assert spot.mean() < 10, spot.mean()
 
 
 def test_hints_move_a_real_photo_toward_the_truth(colorizer):
@@ -66,7 +89,7 @@ def test_hints_move_a_real_photo_toward_the_truth(colorizer):
         pts.append(Point(float(x), float(y), tuple(int(v) for v in col), 2.0))
     plain = np.asarray(colorizer.colorize_photos([photo])[0])
     hinted = np.asarray(colorizer.colorize_hinted(photo, pts))
-    assert psnr(hinted, gt) > psnr(plain, gt) + 0.5
+    assert psnr(hinted, gt) > psnr(plain, gt) + 1.0  # scripts/hint_locality.py: +2.6 dB on 20 photos
     for p in pts:  # near each point, the hint's color
         near = ab_of(Image.fromarray(hinted))[int(p.y), int(p.x)]
         want = skcolor.rgb2lab(np.array([[p.rgb]]) / 255.0)[0, 0, 1:]

@@ -300,6 +300,12 @@ def test_browser_hints_put_their_colors_where_clicked(server):
         page.click("#hint-undo")
         page.wait_for_function(f"document.getElementById('download').href !== {before!r}", timeout=60_000)
         assert page.inner_text("#hint-count") == "1 hint"
+        # the hint's reach follows the pointer; clear all takes every hint away
+        assert page.locator("#reach").is_visible()
+        before = page.get_attribute("#download", "href")
+        page.click("#hint-clear")
+        page.wait_for_function(f"document.getElementById('download').href !== {before!r}", timeout=60_000)
+        assert page.inner_text("#hint-count") == "no hints" and page.is_disabled("#hint-clear")
         browser.close()
 
 

@@ -462,10 +462,13 @@ class Colorizer:
     @torch.inference_mode()
     def colorize_hinted(self, photo: Photo, hints, hint_image: str | os.PathLike | None = None,
                         size: int | None = None, temperature: float | None = None, restraint: float | None = None,
-                        prior: float | None = None) -> Image.Image:
+                        prior: float | None = None, reach: float | None = None,
+                        sigma: float | None = None) -> Image.Image:
         """One photo with color hints: the network's ab at the working size, the hints spread over
-        regions of similar lightness around it (Levin et al. 2004, ``hints.propagate``), then the
-        usual full-resolution output. ``prior=0`` ignores the network (propagation alone)."""
+        their regions (``hints.blend``), then the usual full-resolution output. ``reach``: how far a
+        hint spreads (fraction of the diagonal; default ``hints.DEFAULT_REACH``), ``sigma`` how much a
+        lightness step stops it (L units; default ``hints.DEFAULT_SIGMA``, 0: Levin's adaptive one); ``prior=0`` ignores
+        the network (the hints alone fill the photo)."""
         from . import hints as H
 
         points = [h if isinstance(h, H.Point) else H.parse_point(str(h)) for h in hints]
@@ -482,17 +485,12 @@ class Colorizer:
         else:
             hint_ab, weight = H.points_to_grid(points, height, width, (sh, sw))
         L = self.lightness(px.to(self.device))
-        ab_small = self.predict_ab_small(L, size, temperature, restraint)
-        L_solve = F.interpolate(L, size=(sh, sw), mode="bilinear", align_corners=False, antialias=True)
-        net_solve = F.interpolate(ab_small, size=(sh, sw), mode="bilinear", align_corners=False, antialias=True)
-        use_prior = H.DEFAULT_PRIOR if prior is None else prior
-        solved = H.propagate(L_solve[0, 0].cpu(), net_solve[0].cpu() if use_prior > 0 else None, hint_ab, weight,
-                             prior=use_prior)
-        if use_prior > 0:
-            change = solved[None].to(ab_small.device) - net_solve
-            ab = ab_small[0] + F.interpolate(change, size=(wh, ww), mode="bilinear", align_corners=False)[0]
-        else:
-            ab = F.interpolate(solved[None], size=(wh, ww), mode="bilinear", align_corners=False)[0]
+        use_net = prior is None or prior > 0
+        ab_small = self.predict_ab_small(L, size, temperature, restraint) if use_net else None
+        L_work = self.working_lightness(L, size)[0, 0].cpu()
+        ab = H.blend(L_work, ab_small[0].cpu() if use_net else None, hint_ab, weight,
+                     reach=H.DEFAULT_REACH if reach is None else reach,
+                     sigma=H.DEFAULT_SIGMA if sigma is None else (sigma or None))
         u8 = self.to_srgb_u8(L, ab[None].to(self.device)).permute(0, 2, 3, 1).cpu().numpy()
         return pil_from_u8(u8[0], photo.alpha)
 

@@ -4,14 +4,15 @@ A hint is a color at a place of the photo: a point (``x, y, #rrggbb``, photo pix
 radius) or the colored marks of a hint image (a PNG of the photo's size, transparent except for
 the marks: Levin et al.'s scribbles). A hint gives ab (its color's Lab); the photo's own L is kept.
 
-``propagate`` spreads the hints as Levin, Lischinski & Weiss (*Colorization using Optimization*,
-SIGGRAPH 2004) do: a pixel's ab should be the weighted mean of its 8 neighbours' ab, weights
-``exp(-(L_r - L_s)^2 / (2 sigma_r^2))`` with sigma_r from the L variance around r, so color flows
-along regions of similar lightness and stops at edges. It is one sparse linear system at the
-working size, or a coarser grid of at most ``SOLVE_PIXELS`` (SciPy's sparse LU): hinted pixels are
-held to their hint, and every pixel is pulled (weight ``prior``) toward the network's ab, so far
-from any hint the network decides. The change the hints make is added to the network's ab at the
-working size, which is then upsampled to full resolution as without hints. A pure function of (L, network ab, hints).
+``blend`` (L, the network's ab, hints) -> ab is the one rule for the CLI, the API and the web
+page. ``propagate`` spreads each hint's change over its region with the edge-aware affinities of
+Levin, Lischinski & Weiss (*Colorization using Optimization*, SIGGRAPH 2004),
+``exp(-(L_r - L_s)^2 / (2 sigma^2))`` between 8-neighbours, as a graph Laplacian, with a pull
+toward the network's colors strong enough that the change fades over ``DEFAULT_REACH`` of the
+photo's diagonal: a hint colors its object and stops at its edges, and far from any hint the
+network decides. It is one sparse linear system on a grid of at most ``SOLVE_PIXELS`` (SciPy's
+sparse LU); the change is added to the network's ab at the working size, which is then upsampled
+to full resolution as without hints.
 """
 
 from __future__ import annotations
@@ -31,13 +32,14 @@ MAX_HINTS = 20_000  # points per photo (a stroke counts the points along it); a 
 # 128 x ~190 working grid and 0.17 s on <= 8,192 pixels, and PSNR was 26.43 vs 26.53 dB (1 point:
 # 24.70 vs 25.21): the hints spread a little further on the coarser grid; 4,096 lost 0.4 dB
 SOLVE_PIXELS = 8192
-# weight of the network's ab against Levin's smoothness term, per working-size pixel. Small: a
-# hint must fill its region, and Levin's term is weak per pixel. Measured on 12 bsds500/val photos
-# with 10 ground-truth points (radius 2): PSNR +0.2 dB at 1e-3, +0.9 at 1e-5, +1.8 at 1e-6, +2.8 at
-# 1e-7, +2.6 at 1e-8 over the network alone; with one point +0.6 at 1e-7, +1.0 at 1e-8; and a flat
-# region fills with its one hint (median distance to the hint 29 ab units at 1e-7, 9 at 1e-8)
-DEFAULT_PRIOR = 1e-8
-HINT_WEIGHT = 100.0  # how firmly a hinted pixel holds its hint's ab
+# how far a hint reaches, as a fraction of the photo's diagonal: in a flat region its change falls
+# to about 1/e there (``propagate``); edges stop it sooner. Chosen with scripts/hint_locality.py on
+# bsds500/val: far from a wrong-colored hint the network's colors stay, and ten true-colored hints
+# still gain over 2 dB (docs/hints.md). The previous rule (Levin's squared term with a pull of 1e-8
+# toward the network) spread one hint over the whole photo.
+DEFAULT_REACH = 0.2
+DEFAULT_SIGMA = 3.0  # L units: neighbours this much apart in lightness are weakly linked (e^-1/2)
+HINT_WEIGHT = 100.0  # how firmly a hinted cell holds its hint's ab
 
 
 class HintError(ValueError):
@@ -231,39 +233,56 @@ def to_grid(hints: HintMap, size: tuple[int, int]) -> tuple[torch.Tensor, torch.
     return ab, cover
 
 
-def levin_weights(L: np.ndarray, eps: float = 1e-4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Affinities of each pixel to its 8 neighbours (rows, cols, values; each row sums to 1):
-    ``exp(-(L_r - L_s)^2 / (2 sigma_r^2))``, sigma_r^2 the variance of L over r's 3x3 window."""
+def affinities(L: np.ndarray, sigma: float | None = DEFAULT_SIGMA) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Edge-aware affinities between 8-neighbours: rows, cols and weights of a symmetric matrix,
+    ``exp(-(L_r - L_s)^2 / (2 sigma^2))`` (``L`` in 0..100), divided by the pair's distance.
+    About 1 inside a smooth region, about 0 across an edge or through coarse texture. ``sigma``
+    None: Levin et al.'s, from the variance of L over the two pixels' 3x3 windows (which keeps
+    texture connected, so one hint flows through a whole photo of foliage)."""
     h, w = L.shape
-    Lp = np.pad(L, 1, mode="edge")
-    win = np.stack([Lp[1 + dy:1 + dy + h, 1 + dx:1 + dx + w] for dy in (-1, 0, 1) for dx in (-1, 0, 1)])
-    var = win.var(axis=0) * 0.6  # Levin et al.'s sigma, scaled as in their code
-    var = np.maximum(var, eps)
+    if sigma is None:
+        Lp = np.pad(L, 1, mode="edge")
+        win = np.stack([Lp[1 + dy:1 + dy + h, 1 + dx:1 + dx + w] for dy in (-1, 0, 1) for dx in (-1, 0, 1)])
+        var = np.maximum(win.var(axis=0) * 0.6, 1.0)  # Levin et al.'s sigma, scaled as in their code
     idx = np.arange(h * w).reshape(h, w)
-    rows, cols, vals = [], [], []
-    weights = []
-    for dy in (-1, 0, 1):
-        for dx in (-1, 0, 1):
-            if dy == 0 and dx == 0:
-                continue
-            ys, xs = slice(max(0, -dy), h - max(0, dy)), slice(max(0, -dx), w - max(0, dx))
-            yt, xt = slice(max(0, dy), h - max(0, -dy)), slice(max(0, dx), w - max(0, -dx))
-            d = L[ys, xs] - L[yt, xt]
-            wv = np.exp(-(d ** 2) / (2 * var[ys, xs]))
-            rows.append(idx[ys, xs].ravel())
-            cols.append(idx[yt, xt].ravel())
-            weights.append(wv.ravel())
-    rows, cols, vals = np.concatenate(rows), np.concatenate(cols), np.concatenate(weights)
-    sums = np.bincount(rows, weights=vals, minlength=h * w)
-    return rows, cols, vals / np.maximum(sums[rows], 1e-12)
+    rows, cols, weights = [], [], []
+    for dy, dx in ((0, 1), (1, 0), (1, 1), (1, -1)):  # each undirected pair once
+        ys, xs = slice(0, h - dy), slice(max(0, -dx), w - max(0, dx))
+        yt, xt = slice(dy, h), slice(max(0, dx), w - max(0, -dx))
+        d = L[ys, xs] - L[yt, xt]
+        sigma2 = 0.5 * (var[ys, xs] + var[yt, xt]) if sigma is None else sigma ** 2
+        rows.append(idx[ys, xs].ravel())
+        cols.append(idx[yt, xt].ravel())
+        weights.append((np.exp(-(d ** 2) / (2 * sigma2)) / np.hypot(dy, dx)).ravel())
+    r, c, v = np.concatenate(rows), np.concatenate(cols), np.concatenate(weights)
+    return np.concatenate([r, c]), np.concatenate([c, r]), np.concatenate([v, v])
 
 
-def propagate(L: torch.Tensor, ab_net: torch.Tensor | None, hint_ab: torch.Tensor, hint_weight: torch.Tensor,
-              prior: float = DEFAULT_PRIOR) -> torch.Tensor:
-    """Levin propagation at one resolution: ``L`` (``h x w``, 0..100), the network's ab
-    (``2 x h x w``, or None for propagation alone), hints (``2 x h x w`` ab and ``h x w`` weight in
-    [0, 1]) -> ``2 x h x w`` ab. Minimises ``|(I - W) ab|^2 + prior |ab - ab_net|^2 +
-    HINT_WEIGHT * weight |ab - hint|^2`` with SciPy's sparse LU (SuperLU)."""
+def _spot(hint_ab: torch.Tensor, hinted: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each hinted cell also holds its 8 neighbours (with the mean hint color around them): a
+    click colors a spot of at least 3 x 3 solve cells (~9 x 9 pixels of a 0.15 MP photo, a
+    twentieth of the working size's short side of any photo), not a single cell that the
+    smoothness term would pull halfway back to the network's color."""
+    m = hinted.double()[None, None]
+    box = torch.ones(1, 1, 3, 3, dtype=torch.float64)
+    cover = F.conv2d(m, box, padding=1)[0, 0]
+    summed = F.conv2d((hint_ab * m[0])[:, None], box, padding=1)[:, 0]
+    spread = summed / cover.clamp(min=1e-9)
+    return torch.where(hinted[None], hint_ab, spread), cover > 0
+
+
+def propagate(L: torch.Tensor, base: torch.Tensor | None, hint_ab: torch.Tensor, hint_weight: torch.Tensor,
+              reach: float = DEFAULT_REACH, sigma: float | None = DEFAULT_SIGMA) -> torch.Tensor:
+    """Spread hints over one grid: ``L`` (``h x w``, 0..100), ``base`` the colors where no hint
+    reaches (``2 x h x w``: the network's ab; None: gray, and the hints fill the whole photo),
+    hints (``2 x h x w`` ab, ``h x w`` weight: any cell a hint touches holds it) -> ``2 x h x w`` ab.
+
+    Solves for the change ``d = ab - base``: minimise ``sum_edges w_rs (d_r - d_s)^2 + lambda
+    |d|^2 + HINT_WEIGHT |d - (hint - base)|^2`` on hinted cells, with ``w_rs`` the edge-aware
+    ``affinities`` (a graph Laplacian: change flows inside regions of similar lightness and hardly
+    across edges) and ``lambda = 3 / (reach * diagonal)^2``: in a flat region a hint's change falls
+    to about 1/e at ``reach`` of the grid's diagonal, so it colors its object and leaves the rest of
+    the photo to the network. SciPy's sparse LU (SuperLU), one factorisation for a and b."""
     try:
         import scipy.sparse as sp
         from scipy.sparse.linalg import splu
@@ -271,22 +290,41 @@ def propagate(L: torch.Tensor, ab_net: torch.Tensor | None, hint_ab: torch.Tenso
         raise RuntimeError("color hints need SciPy: pip install 'huenet[hints]'") from None
     h, w = L.shape
     n = h * w
-    rows, cols, vals = levin_weights(L.double().cpu().numpy() / 100.0)
-    A = sp.identity(n, format="csr") - sp.csr_matrix((vals, (rows, cols)), shape=(n, n))
-    system = (A.T @ A).tocsr()
-    hw = hint_weight.double().cpu().numpy().ravel() * HINT_WEIGHT
-    diag = hw.copy()
-    rhs = hint_ab.double().cpu().numpy().reshape(2, n) * hw
-    if ab_net is not None:
-        diag += prior
-        rhs = rhs + prior * ab_net.double().cpu().numpy().reshape(2, n)
-    elif not hw.any():
+    hint_ab, hinted = _spot(hint_ab.double().cpu(), hint_weight.double().cpu() > 0)
+    held = hinted.numpy().ravel() * HINT_WEIGHT
+    if base is None and not held.any():
         return torch.zeros(2, h, w)  # nothing to go on: gray
-    else:
-        diag += 1e-6  # propagation alone: a whisper of gray keeps regions no hint reaches defined
-    lu = splu((system + sp.diags(diag)).tocsc())  # one factorisation for a and b
-    out = np.stack([lu.solve(rhs[c]) for c in range(2)])
-    return torch.from_numpy(out.reshape(2, h, w)).float()
+    rows, cols, vals = affinities(L.double().cpu().numpy(), sigma)
+    W = sp.csr_matrix((vals, (rows, cols)), shape=(n, n))
+    degree = np.asarray(W.sum(axis=1)).ravel()
+    A = sp.identity(n, format="csr") - sp.diags(1.0 / np.maximum(degree, 1e-12)) @ W  # I - row-normalised W
+    laplacian = (A.T @ A).tocsr()
+    lam = 1.0 / (reach * np.hypot(h, w)) ** 4 if base is not None else 1e-9  # alone: the hints fill all
+    base_np = base.double().cpu().numpy().reshape(2, n) if base is not None else np.zeros((2, n))
+    target = hint_ab.double().cpu().numpy().reshape(2, n) - base_np
+    lu = splu((laplacian + sp.diags(lam + held)).tocsc())
+    change = np.stack([lu.solve(target[c] * held) for c in range(2)])
+    return torch.from_numpy((base_np + change).reshape(2, h, w)).float()
+
+
+def blend(L: torch.Tensor, ab_net: torch.Tensor | None, hint_ab: torch.Tensor, hint_weight: torch.Tensor,
+          reach: float = DEFAULT_REACH, sigma: float | None = DEFAULT_SIGMA) -> torch.Tensor:
+    """The network's colors and the user's hints -> ab, the one rule for the CLI, the API and the
+    web page. ``L`` (``h x w``) and ``ab_net`` (``2 x h x w``, or None for the hints alone) at the
+    working size; the hints on the solve grid (``points_to_grid`` / ``to_grid``, at most
+    ``SOLVE_PIXELS``). The hints are spread on that grid (``propagate``) and the change they make
+    is resized to the working size and added to the network's ab, so detail away from the hints
+    is the network's own."""
+    sh, sw = hint_weight.shape
+    h, w = L.shape
+    L_solve = F.interpolate(L[None, None].float(), size=(sh, sw), mode="bilinear", align_corners=False, antialias=True)[0, 0]
+    if ab_net is None:
+        solved = propagate(L_solve, None, hint_ab, hint_weight, reach, sigma)
+        return F.interpolate(solved[None], size=(h, w), mode="bilinear", align_corners=False)[0]
+    net_solve = F.interpolate(ab_net[None].float().cpu(), size=(sh, sw), mode="bilinear", align_corners=False,
+                              antialias=True)[0]
+    change = propagate(L_solve, net_solve, hint_ab, hint_weight, reach, sigma) - net_solve
+    return ab_net + F.interpolate(change[None], size=(h, w), mode="bilinear", align_corners=False)[0].to(ab_net.device)
 
 
 def parse_points(texts: Iterable[str]) -> list[Point]:
@@ -321,4 +359,4 @@ def load_json_points(text: str) -> list[Point]:
 
 
 __all__ = ["Point", "HintMap", "HintError", "parse_point", "parse_points", "point_from_dict", "point_to_dict",
-           "rasterise", "to_grid", "points_to_grid", "propagate", "levin_weights", "load_json_points", "stroke_points", "parse_stroke"]
+           "rasterise", "to_grid", "points_to_grid", "propagate", "blend", "affinities", "load_json_points", "stroke_points", "parse_stroke"]

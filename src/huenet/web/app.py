@@ -132,7 +132,10 @@ def create_app(colorizer: Colorizer, settings: ServerSettings = ServerSettings()
 
     @app.get("/api/model")
     async def model():
-        return model_info or {}
+        from ..hints import DEFAULT_REACH
+
+        # hint_reach: how far one hint spreads (fraction of the diagonal), drawn on the page
+        return {**(model_info or {}), "hint_reach": DEFAULT_REACH}
 
     @contextlib.asynccontextmanager
     async def admitted():
