@@ -43,11 +43,13 @@ def main() -> None:
         "old, its defaults": Colorizer.load(args.old, device="cpu", precision=args.precision),
         "new, its defaults": Colorizer.load(args.new, device="cpu", precision=args.precision),
         "new at working size 256": Colorizer.load(args.new, size=256, device="cpu", precision=args.precision),
+        "new at 256, one scale": Colorizer.load(args.new, size=256, device="cpu", precision=args.precision, scales=(1,)),
     }
     print(header("Shipped default vs previous default (bench_default.py)"))
     print("no training or other benchmark was running during this run")
     for name, c in setups.items():
-        print(f"- {name}: working size {c.size}, temperature {c.temperature}, flip {c.flip}, precision {c.precision}")
+        print(f"- {name}: working size {c.size}, scales {c.scales}, temperature {c.temperature}, flip {c.flip}, "
+              f"precision {c.precision}")
     rows = []
     for pname, img in photos.items():
         times = {k: [] for k in setups}

@@ -1,10 +1,11 @@
-"""Issue 16's gates for a model against the gray baseline on the same photos, in one place for the
-scripts that check them (gpu_issue16.py, working_size.py, model_card_tables.py):
-AuC +0.01, rebalanced AuC +0.05, PSNR +0.3 dB, dCF <= 10, and no source more than 0.005 below gray.
+"""Issue 25's gates for a model against the gray baseline on the same photos, in one place for the
+scripts that check them (working_size.py, model_card_tables.py): AuC +0.02, rebalanced AuC +0.05,
+PSNR +1.2 dB, dCF <= 10, and no source more than 0.005 below gray (issue 16's were AuC +0.01 and
+PSNR +0.3 dB; scripts/gpu_issue16.py, which picked the previous default, scored with those).
 """
 
 # metric -> (the lead over gray it needs, name)
-LEADS = {"auc": (0.01, "AuC"), "auc_rebalanced": (0.05, "rebalanced AuC"), "psnr": (0.3, "PSNR")}
+LEADS = {"auc": (0.02, "AuC"), "auc_rebalanced": (0.05, "rebalanced AuC"), "psnr": (1.2, "PSNR")}
 MAX_DCF = 10.0
 SOURCE_SLACK = 0.005
 

@@ -5,7 +5,7 @@
 1. The staged photos (scripts/stage_gpu_photos.py) are packed at 128 px (``prepare_pack``, all cores).
 2. A throughput probe (``--probe-steps`` of the real recipe) sizes the run: as many epochs as fit
    in what is left of ``--deadline-s`` (minus ``--reserve-s`` for what follows), lr halved 3 times.
-3. ``configs/lite0.toml`` trains (bf16, preloaded pack on the GPU, crops resampled there); the
+3. ``configs/default-weights.toml`` trains (bf16, preloaded pack on the GPU, crops resampled there); the
    best validation checkpoint goes to ``$OUT`` as fp16 safetensors (files under 16 MiB), with
    ``metrics.jsonl``.
 4. The held-out photos are scored at a few temperatures and restraints (``evaluate_arrays``:
@@ -54,7 +54,7 @@ def main():
     ap.add_argument("--encoder-weights", required=True)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--work", type=Path, default=Path("/tmp/huenet_gpu"))
-    ap.add_argument("--recipe", default=str(REPO / "configs" / "lite0.toml"))
+    ap.add_argument("--recipe", default=str(REPO / "configs" / "default-weights.toml"))
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--lr", type=float, default=4e-4)

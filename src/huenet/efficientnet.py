@@ -105,8 +105,11 @@ class ConvAct(nn.Module):
 
     def __init__(self, c_in: int, c_out: int, kernel: int, stride: int = 1, groups: int = 1, act: bool = True):
         super().__init__()
-        self.pad = same_pad(kernel, stride)
-        self.conv = nn.Conv2d(c_in, c_out, kernel, stride, groups=groups, bias=True)
+        pad = same_pad(kernel, stride)
+        # symmetric SAME padding (stride 1) is the convolution's own; only stride 2 pads after
+        symmetric = pad[0] == pad[1]
+        self.pad = (0, 0, 0, 0) if symmetric else pad
+        self.conv = nn.Conv2d(c_in, c_out, kernel, stride, padding=pad[0] if symmetric else 0, groups=groups, bias=True)
         self.act = act
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-DEFAULT_WEIGHTS_NAME = "huenet-vgg16-cls.safetensors"
+DEFAULT_WEIGHTS_NAME = "huenet-lite0-cls.safetensors"
 
 
 class NoDefaultWeightsError(FileNotFoundError):
