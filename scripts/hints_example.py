@@ -11,7 +11,7 @@ from PIL import ImageDraw
 
 from huenet.colorize import Colorizer, gray_input
 from huenet.figures import labelled_row, save_figure
-from huenet.images import load_photo, pil_from_u8
+from huenet.images import load_photo
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 PHOTO = SHARED / "bsds500" / "test" / "103006.jpg"

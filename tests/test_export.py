@@ -56,7 +56,6 @@ def test_export_cli_prints_the_check(small_checkpoint, tmp_path):
 def test_classification_model_exports_with_its_temperature_built_in(bins_checkpoint, tmp_path, real_photos):
     """The smooth head, the 261-bin annealed mean and the restraint all go into the ONNX graph; a
     temperature given at export replaces the model's, and the onnxruntime colorizer refuses another."""
-    import torch
 
     out = tmp_path / "cls.onnx"
     r = run_cli("export", "--model", bins_checkpoint, "-o", out, "--temperature", "0.3", "--check", *real_photos[:2])

@@ -12,7 +12,6 @@ from huenet.colorize import Colorizer
 from huenet.hints import (
     HintError, Point, load_json_points, parse_point, point_from_dict, point_to_dict, rasterise,
 )
-from huenet.images import photo_from_pil
 
 from conftest import DATA, hint_color_at, run_cli
 

@@ -13,10 +13,9 @@ from huenet.data import EpochPlan, resized_crops
 from huenet.efficientnet import EfficientNetLite, convert_state_dict, lite_weights_file, load_lite_weights, same_pad
 from huenet.encoders import WeightsUnavailableError
 from huenet.models import create_model
-from huenet.training import resume, train
 
 from conftest import DATA, HED_FILE
-from test_training import _weights, pack, small_cfg  # noqa: F401  (the module's real-photo pack fixture)
+from test_training import assert_resume_equals_straight, pack  # noqa: F401  (the module's real-photo pack fixture)
 
 # ImageNet class indices (sorted wnids, the standard order) of a few imagenet-samples photos
 KNOWN = {"n01440764_tench": 0, "n01518878_ostrich": 9, "n01582220_magpie": 18, "n01855672_goose": 99,
@@ -154,16 +153,9 @@ LITE_SMALL = {"encoder": "lite0", "decoder_channels": [32, 16, 16, 16]}
 
 
 def test_lite_run_with_resized_crops_resumes_exactly(pack, tmp_path):  # noqa: F811
-    kw = dict(model="lite_unet", model_config=LITE_SMALL, objective="classification", encoder_weights="imagenet",
-              crop_scale=(0.3, 1.0), train_sizes=(64, 96), deterministic=True, samples=0, size=64)
-    straight = train(small_cfg(pack, tmp_path / "a", max_steps=10, **kw))
-    half = train(small_cfg(pack, tmp_path / "b", max_steps=4, **kw))
-    resumed = resume(half, max_steps=10)
-    (ta, sa), (tb, sb) = _weights(straight), _weights(resumed)
-    assert sa["step"] == sb["step"] == 10
-    for k in ta:
-        if k != "rng/torch":
-            assert torch.equal(ta[k], tb[k]), k
+    assert_resume_equals_straight(pack, tmp_path, model="lite_unet", model_config=LITE_SMALL,
+                                  objective="classification", encoder_weights="imagenet",
+                                  crop_scale=(0.3, 1.0), train_sizes=(64, 96), size=64)
 
 
 def test_hed_cache_is_reused_and_repaired(tmp_path):
