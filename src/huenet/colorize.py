@@ -296,21 +296,33 @@ class Colorizer:
 
     def _framed(self, L: torch.Tensor, small: torch.Tensor, box, size: int | None, temperature: float | None,
                 restraint: float | None) -> torch.Tensor:
-        """ab at the working size for one photo: gray on its frame (``borders.frame_box`` on the
-        working-size L), the network's colors for the picture inside, which it sees at the
-        working size as if it had no frame."""
-        ab = torch.zeros(1, 2, *small.shape[-2:], device=self.device)
+        """ab at the working size for one photo: gray on its frame (``borders.frame_box``), the
+        network's colors for the picture inside, which it sees at the working size as if it had no
+        frame. The frame found on the working-size L is found again on L at up to ~1 MP, so that
+        the picture is cropped to within a pixel or two of its edge."""
         if box is None:
-            ab = self._network_ab(small, [self.working_lightness(L, s) for s in self.scale_sizes(size)],
-                                  temperature, restraint)
+            return self._network_ab(small, [self.working_lightness(L, s) for s in self.scale_sizes(size)],
+                                    temperature, restraint)
+        H, W = L.shape[-2:]
+        k = min(1.0, (1 << 20) / (H * W)) ** 0.5
+        fine = L if k == 1.0 else F.interpolate(L, size=(max(32, round(H * k)), max(32, round(W * k))),
+                                                 mode="bilinear", align_corners=False, antialias=True)
+        refined = frame_box(fine[0, 0])
+        if refined is not None:
+            box, (sy, sx) = refined, (H / fine.shape[-2], W / fine.shape[-1])
         else:
-            t, b, left, r = box
-            sy, sx = L.shape[-2] / small.shape[-2], L.shape[-1] / small.shape[-1]
-            inside = L[..., round(t * sy):round(b * sy), round(left * sx):round(r * sx)]
-            ab_in = self._network_ab(self.working_lightness(inside, size),
-                                     [self.working_lightness(inside, s) for s in self.scale_sizes(size)],
-                                     temperature, restraint)
-            ab[..., t:b, left:r] = F.interpolate(ab_in, size=(b - t, r - left), mode="bilinear", align_corners=False)
+            sy, sx = H / small.shape[-2], W / small.shape[-1]
+        t, b, left, r = round(box[0] * sy), round(box[1] * sy), round(box[2] * sx), round(box[3] * sx)
+        inside = L[..., t:b, left:r]
+        ab_in = self._network_ab(self.working_lightness(inside, size),
+                                 [self.working_lightness(inside, s) for s in self.scale_sizes(size)],
+                                 temperature, restraint)
+        # the working-size grid over the whole photo, read from the inside's ab (zero beyond it)
+        h, w = small.shape[-2:]
+        ys = ((torch.arange(h, device=self.device) + 0.5) * H / h - t) / (b - t) * 2 - 1
+        xs = ((torch.arange(w, device=self.device) + 0.5) * W / w - left) / (r - left) * 2 - 1
+        grid = torch.stack(torch.meshgrid(ys, xs, indexing="ij")[::-1], -1)[None].to(ab_in.dtype)
+        ab = F.grid_sample(ab_in, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
         return ab * self.saturation if self.saturation != 1.0 else ab
 
     def scale_sizes(self, size: int | None = None) -> list[int]:
