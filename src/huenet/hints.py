@@ -7,7 +7,8 @@ the marks: Levin et al.'s scribbles). A hint gives ab (its color's Lab); the pho
 ``blend`` (L, the network's ab, hints) -> ab is the one rule for the CLI, the API and the web
 page. ``propagate`` spreads each hint's change over its region with the edge-aware affinities of
 Levin, Lischinski & Weiss (*Colorization using Optimization*, SIGGRAPH 2004),
-``exp(-(L_r - L_s)^2 / (2 sigma^2))`` between 8-neighbours, as a graph Laplacian, with a pull
+``exp(-(L_r - L_s)^2 / (2 sigma^2))`` between 8-neighbours (a fixed sigma), in Levin's smoothness
+term (each pixel's change the weighted mean of its neighbours'), with a pull
 toward the network's colors strong enough that the change fades over ``DEFAULT_REACH`` of the
 photo's diagonal: a hint colors its object and stops at its edges, and far from any hint the
 network decides. It is one sparse linear system on a grid of at most ``SOLVE_PIXELS`` (SciPy's
@@ -277,12 +278,13 @@ def propagate(L: torch.Tensor, base: torch.Tensor | None, hint_ab: torch.Tensor,
     reaches (``2 x h x w``: the network's ab; None: gray, and the hints fill the whole photo),
     hints (``2 x h x w`` ab, ``h x w`` weight: any cell a hint touches holds it) -> ``2 x h x w`` ab.
 
-    Solves for the change ``d = ab - base``: minimise ``sum_edges w_rs (d_r - d_s)^2 + lambda
-    |d|^2 + HINT_WEIGHT |d - (hint - base)|^2`` on hinted cells, with ``w_rs`` the edge-aware
-    ``affinities`` (a graph Laplacian: change flows inside regions of similar lightness and hardly
-    across edges) and ``lambda = 3 / (reach * diagonal)^2``: in a flat region a hint's change falls
-    to about 1/e at ``reach`` of the grid's diagonal, so it colors its object and leaves the rest of
-    the photo to the network. SciPy's sparse LU (SuperLU), one factorisation for a and b."""
+    Solves for the change ``d = ab - base``: minimise ``|(I - W) d|^2 + lambda |d|^2 +
+    HINT_WEIGHT |d - (hint - base)|^2`` on hinted cells and the cells around them, with ``W`` the edge-aware
+    ``affinities``, row-normalised, in Levin et al.'s term ``|(I - W) d|^2`` (change flows inside
+    regions of similar lightness and hardly across edges, and fills a region evenly rather than
+    falling off from a point) and ``lambda = 1 / (reach * diagonal)^4``: in a flat region a hint's
+    change fades at about ``reach`` of the grid's diagonal, so it colors its object and leaves the
+    rest of the photo to the network. SciPy's sparse LU (SuperLU), one factorisation for a and b."""
     try:
         import scipy.sparse as sp
         from scipy.sparse.linalg import splu
@@ -302,7 +304,10 @@ def propagate(L: torch.Tensor, base: torch.Tensor | None, hint_ab: torch.Tensor,
     lam = 1.0 / (reach * np.hypot(h, w)) ** 4 if base is not None else 1e-9  # alone: the hints fill all
     base_np = base.double().cpu().numpy().reshape(2, n) if base is not None else np.zeros((2, n))
     target = hint_ab.double().cpu().numpy().reshape(2, n) - base_np
-    lu = splu((laplacian + sp.diags(lam + held)).tocsc())
+    # the system is symmetric positive definite: a symmetric ordering without pivoting factors it
+    # in ~80 ms on 8,192 cells here, where SuperLU's default (COLAMD, partial pivoting) took ~210
+    lu = splu((laplacian + sp.diags(lam + held)).tocsc(), permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
+              options={"SymmetricMode": True})
     change = np.stack([lu.solve(target[c] * held) for c in range(2)])
     return torch.from_numpy((base_np + change).reshape(2, h, w)).float()
 
