@@ -70,9 +70,14 @@ def test_colorizing_needs_no_efficientnet_package():
 
 def test_python_api_loads_with_no_argument():
     c = Colorizer.load(device="cpu")
-    out = c.colorize(Image.open(sorted((DATA / "flowers" / "val" / "sunflowers").glob("*.jpg"))[0]).convert("L"))
+    path = sorted((DATA / "flowers" / "val" / "sunflowers").glob("*.jpg"))[0]
+    out = c.colorize(Image.open(path).convert("L"))
     ab = skcolor.rgb2lab(np.asarray(out) / 255.0)[..., 1:]
     assert out.mode == "RGB" and np.hypot(ab[..., 0], ab[..., 1]).mean() > 3
+    # a path works as well (issue 27): the same photo, the same colors
+    assert np.array_equal(np.asarray(c.colorize(path)), np.asarray(c.colorize(Image.open(path))))
+    with pytest.raises(Exception, match="no-such-photo"):
+        c.colorize(path.parent / "no-such-photo.jpg")
 
 
 def test_beats_gray_on_auc_and_colorfulness_gap(tmp_path):

@@ -459,14 +459,14 @@ class Colorizer:
         rgbx = fused.rgbx_from_pixels(px, self._ab_from_pixels(px, size, temperature, restraint))[0]
         return image_from_rgbx(rgbx) if photo.alpha is None else pil_from_u8(rgbx[..., :3], photo.alpha)
 
-    def colorize(self, image: Image.Image, temperature: float | None = None, restraint: float | None = None,
-                 hints=None, hint_image: str | os.PathLike | None = None) -> Image.Image:
-        """A Pillow image of any mode -> colorized RGB (RGBA if it had alpha), same size.
+    def colorize(self, image: Image.Image | str | os.PathLike, temperature: float | None = None,
+                 restraint: float | None = None, hints=None, hint_image: str | os.PathLike | None = None) -> Image.Image:
+        """A Pillow image of any mode (or a photo's path) -> colorized RGB (RGBA if it had alpha), same size.
         ``temperature`` (lower: bolder) and ``restraint`` (higher: less color where the model is
         unsure): a classification model's vividness for this call. ``hints``: colors the user
         knows, as ``hints.Point``s or ``"x,y,#rrggbb[,radius]"`` strings (photo pixels), and/or
         ``hint_image``, a PNG of the photo's size, transparent but for colored marks (``hints.py``)."""
-        photo = photo_from_pil(image)
+        photo = load_photo(image) if isinstance(image, (str, os.PathLike)) else photo_from_pil(image)
         if hints or hint_image is not None:
             return self.colorize_hinted(photo, hints or [], hint_image, temperature=temperature, restraint=restraint)
         return self.colorize_photos([photo], temperature=temperature, restraint=restraint)[0]
