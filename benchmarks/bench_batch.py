@@ -18,7 +18,8 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).parent))
 from common import header, median_time, table  # noqa: E402
 
-from huenet.batch import colorize_files  # noqa: E402
+from huenet.archive import colorize_files  # noqa: E402
+from huenet.settings import OutputSettings  # noqa: E402
 from huenet.colorize import Colorizer  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -29,12 +30,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--photos", type=int, default=12)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--tune-malloc", action="store_true", help="apply huenet.runtime.tune_allocator() as the CLI does")
+    ap.add_argument("--tune-malloc", action="store_true", help="apply huenet.process.tune_allocator() as the CLI does")
     ap.add_argument("--data", type=Path, default=SHARED, help="the shared photo folder (default ../shared/data)")
     args = ap.parse_args()
     SHARED = args.data
     if args.tune_malloc:
-        from huenet.runtime import tune_allocator
+        from huenet.process import tune_allocator
 
         tune_allocator()
     work = Path(tempfile.mkdtemp())
@@ -53,7 +54,7 @@ def main() -> None:
         t = {}
         for name, kw in setups.items():
             def run():
-                report = colorize_files(c, [folder], work / f"out-{fmt}", fmt=fmt, progress=False, **kw)
+                report = colorize_files(c, [folder], work / f"out-{fmt}", OutputSettings(format=fmt), progress=False, **kw)
                 assert report.ok and len(report.written) == args.photos
 
             t[name] = median_time(run, args.repeats, warmup=1) / args.photos

@@ -80,10 +80,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=9)
     ap.add_argument("--tune", "--tune-malloc", dest="tune", action="store_true",
-                    help="apply huenet.runtime's tuning as the CLI does (allocator; Pillow's block size)")
+                    help="apply huenet.process's tuning as the CLI does (allocator; Pillow's block size)")
     args = ap.parse_args()
     if args.tune:
-        from huenet.runtime import tune_allocator, tune_pillow
+        from huenet.process import tune_allocator, tune_pillow
 
         tune_allocator()
         tune_pillow()

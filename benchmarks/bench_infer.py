@@ -22,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import header, matmul_gflops, median_time, model_flops, table  # noqa: E402
 
 from huenet.checkpoints import save_checkpoint  # noqa: E402
-from huenet.colorize import Colorizer, pick_precision, working_size  # noqa: E402
+from huenet.colorize import Colorizer, working_size  # noqa: E402
+from huenet.runtime import pick_precision  # noqa: E402
 from huenet.images import load_photo  # noqa: E402
 from huenet.models import create_model  # noqa: E402
 
@@ -53,12 +54,12 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--no-onnx", action="store_true")
-    ap.add_argument("--tune-malloc", action="store_true", help="apply huenet.runtime.tune_allocator() as the CLI does")
+    ap.add_argument("--tune-malloc", action="store_true", help="apply huenet.process.tune_allocator() as the CLI does")
     ap.add_argument("--data", type=Path, default=SHARED, help="the shared photo folder (default ../shared/data)")
     args = ap.parse_args()
     SHARED = args.data
     if args.tune_malloc:
-        from huenet.runtime import tune_allocator
+        from huenet.process import tune_allocator
 
         print(f"allocator tuning applied: {tune_allocator()}")
 
@@ -176,7 +177,7 @@ def main() -> None:
     net1 = net_ms[c.precision, 1]
     if not args.no_onnx and dev.type == "cpu":
         try:
-            from huenet.export import onnx_runner
+            from huenet.onnx_backend import onnx_runner
 
             run = onnx_runner(model.cpu(), c.meta)
             L1 = torch.rand(1, 1, 256, 256) * 100

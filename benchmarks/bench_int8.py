@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import header, median_time, table  # noqa: E402
 
 from huenet.checkpoints import load_model  # noqa: E402
-from huenet.export import onnx_session  # noqa: E402
+from huenet.onnx_backend import onnx_session  # noqa: E402
 from huenet.weights import default_weights_path  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -42,7 +42,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import header, matmul_gflops, median_time, model_flops, table  # noqa: E402
 
 from huenet.checkpoints import load_model  # noqa: E402
-from huenet.colorize import Colorizer, cpu_has_native_bf16  # noqa: E402
+from huenet.colorize import Colorizer  # noqa: E402
+from huenet.runtime import cpu_has_native_bf16  # noqa: E402
 from huenet.models import create_model  # noqa: E402
 from huenet.weights import default_weights_path  # noqa: E402
 

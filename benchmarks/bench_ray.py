@@ -28,9 +28,10 @@ from common import header, table  # noqa: E402
 import ray  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from huenet.batch import colorize_files  # noqa: E402
+from huenet.archive import colorize_files  # noqa: E402
 from huenet.colorize import Colorizer  # noqa: E402
-from huenet.distributed import ColorizerSpec, colorize_with_ray  # noqa: E402
+from huenet.archive.ray import colorize_with_ray  # noqa: E402
+from huenet.settings import ColorizerSettings  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -55,8 +56,8 @@ def plain(folder: Path, out: Path) -> float:
 
 def on_ray(folder: Path, out: Path, actors: int, cpus_per_actor: float = 1.0) -> float:
     t0 = time.perf_counter()
-    report = colorize_with_ray(ColorizerSpec(), [str(folder)], str(out), actors=actors, cpus_per_actor=cpus_per_actor)
-    assert report.ok and report.done > 0, report.summary()
+    report = colorize_with_ray(ColorizerSettings(), [str(folder)], str(out), actors=actors, cpus_per_actor=cpus_per_actor)
+    assert report.ok and len(report.written) > 0, report.summary()
     return time.perf_counter() - t0
 
 
@@ -65,7 +66,7 @@ def main() -> None:
     ap.add_argument("--photos", type=int, default=500)
     ap.add_argument("--skip-nodes", action="store_true", help="leave out the local-node scaling rows")
     args = ap.parse_args()
-    from huenet.runtime import tune_allocator
+    from huenet.process import tune_allocator
 
     tune_allocator()
     tmp = Path(tempfile.mkdtemp(prefix="bench_ray_"))

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import header, median_time, table  # noqa: E402
 
 from huenet.data import EpochPlan, FolderPhotos, PackedPhotos, augment, collate_photos, lab_batch, prepare_pack  # noqa: E402
-from huenet.colorize import pick_precision  # noqa: E402
+from huenet.runtime import pick_precision  # noqa: E402
 from huenet.models import create_model  # noqa: E402
 from huenet.objectives import MSEObjective  # noqa: E402
 

@@ -77,7 +77,7 @@ def main() -> None:
     ap.add_argument("--skip-memory", action="store_true")
     ap.add_argument("--model", default=None)
     args = ap.parse_args()
-    from huenet.runtime import tune_allocator
+    from huenet.process import tune_allocator
 
     tune_allocator()  # as the CLI does
     c = Colorizer.load(args.model)

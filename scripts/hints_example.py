@@ -9,7 +9,8 @@ from pathlib import Path
 
 from PIL import ImageDraw
 
-from huenet.colorize import Colorizer, gray_input
+from huenet.colorize import Colorizer
+from huenet.figures import gray_input
 from huenet.figures import labelled_row, save_figure
 from huenet.images import load_photo
 

@@ -17,7 +17,7 @@ from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantTy
 
 from huenet.color import l_from_rgb_u8
 from huenet.colorize import working_size
-from huenet.export import onnx_metadata
+from huenet.onnx_backend import onnx_metadata
 from huenet.images import find_images, load_photo
 
 

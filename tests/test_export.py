@@ -5,7 +5,8 @@ import pytest
 
 from huenet.checkpoints import load_model
 from huenet.colorize import Colorizer
-from huenet.export import compare_backends, export_onnx, onnx_metadata
+from huenet.export import export_onnx
+from huenet.onnx_backend import compare_backends, onnx_metadata
 
 from conftest import DATA, run_cli
 

@@ -166,7 +166,7 @@ def test_kernel_constants_are_the_color_modules():
 @pytest.fixture
 def pillow_blocks():
     """Pillow's block size as the command line sets it (``runtime.tune_pillow``), restored after."""
-    from huenet.runtime import tune_pillow
+    from huenet.process import tune_pillow
 
     before = Image.core.get_block_size()
     assert tune_pillow()
@@ -262,7 +262,7 @@ def test_rgbx_images_are_wrapped_without_a_copy_and_save_as_rgb(tmp_path):
 
 
 def test_pillow_tuning_can_be_turned_off(monkeypatch):
-    from huenet.runtime import tune_pillow
+    from huenet.process import tune_pillow
 
     monkeypatch.setenv("HUENET_PILLOW_TUNING", "0")
     before = Image.core.get_block_size()

@@ -2,6 +2,7 @@ import pytest
 import torch
 from torch import nn
 
+from huenet.errors import SettingsError
 from huenet.models import VGGFusionConfig, config_from_dict, create_model, model_names
 
 from conftest import HED_FILE
@@ -78,7 +79,7 @@ def test_config_from_json_values_and_unknown_fields():
     assert cfg.kernel_sizes == (4, 4, 16)
     with pytest.raises(ValueError, match="unknown vgg_fusion config fields"):
         config_from_dict("vgg_fusion", {"depth": 3})
-    with pytest.raises(KeyError, match="unknown model"):
+    with pytest.raises(SettingsError, match="unknown model"):
         create_model("nope")
 
 

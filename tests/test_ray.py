@@ -17,7 +17,8 @@ from conftest import DATA, run_cli
 ray = pytest.importorskip("ray")
 pytest.importorskip("ray.data")
 
-from huenet.distributed import ColorizerSpec, colorize_with_ray, read_manifest  # noqa: E402
+from huenet.archive.ray import colorize_with_ray, read_manifest  # noqa: E402
+from huenet.settings import ColorizerSettings, OutputSettings  # noqa: E402
 
 
 @pytest.fixture
@@ -52,21 +53,21 @@ def test_two_worker_nodes_one_killed_every_photo_once(photos_200, small_checkpoi
 
     try:
         ray.init(address=cluster.address, logging_level="ERROR", log_to_driver=False)
-        spec = ColorizerSpec(model=str(small_checkpoint), size=64, device="cpu")
+        spec = ColorizerSettings(model=str(small_checkpoint), size=64, device="cpu")
         t = threading.Thread(target=kill_partway, daemon=True)
         t.start()
-        report = colorize_with_ray(spec, [str(photos_200)], str(out), batch_size=4, actors=2)
+        report = colorize_with_ray(spec, [str(photos_200)], str(out), OutputSettings(batch_size=4), actors=2)
         t.join(timeout=60)
         assert 50 <= killed["at"] < 200, killed  # the node really died partway
-        assert report.ok and report.done == 200, report.summary()
+        assert report.ok and len(report.written) == 200, report.summary()
         written = sorted(p.relative_to(out) for p in out.rglob("*.jpg"))
         assert written == sorted(p.relative_to(photos_200) for p in photos_200.rglob("*.jpg"))
         assert not [p for p in out.rglob("*") if p.name.startswith(".")]  # no temporary file left
         assert {p: p.stat().st_ino for p in killed["inodes"]} == killed["inodes"]  # none written twice
         rows = read_manifest(str(out))
         assert len(rows) == 200 and {r["status"] for r in rows.values()} == {"ok"}
-        again = colorize_with_ray(spec, [str(photos_200)], str(out), batch_size=4)
-        assert again.done == 0 and again.skipped_done == 200
+        again = colorize_with_ray(spec, [str(photos_200)], str(out), OutputSettings(batch_size=4))
+        assert not again.written and again.done_before == 200
     finally:
         ray.shutdown()
         cluster.shutdown()
@@ -101,7 +102,7 @@ def test_ray_matches_the_plain_batch_and_reports_bad_files(small_checkpoint, tmp
     assert "0 written" in r2.stderr and "4 already done" in r2.stderr
     r3 = run_cli("colorize", d, "-o", tmp_path / "ray", "--model", small_checkpoint, "--engine", "ray",
                  "--retry-failed")
-    assert "0 written, 3 failed, 4 already done" in r3.stderr
+    assert "0 written, 3 skipped, 4 already done" in r3.stderr
 
 
 @pytest.mark.slow
@@ -112,9 +113,9 @@ def test_fsspec_uris_in_and_out(small_checkpoint, tmp_path):
     for p in sorted((DATA / "bsds500" / "test").glob("*.jpg"))[:3]:
         shutil.copy(p, d / p.name)
     out = tmp_path / "out"
-    spec = ColorizerSpec(model=str(small_checkpoint), size=64, device="cpu")
+    spec = ColorizerSettings(model=str(small_checkpoint), size=64, device="cpu")
     report = colorize_with_ray(spec, [f"file://{tmp_path / 'in'}"], f"file://{out}", actors=1)
-    assert report.ok and report.done == 3, report.summary()
+    assert report.ok and len(report.written) == 3, report.summary()
     names = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.jpg"))
     assert names == sorted(f"sub/{p.name}" for p in d.iterdir())
     assert all(Image.open(p).size == Image.open(d / p.name).size for p in (out / "sub").iterdir())

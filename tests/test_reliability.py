@@ -13,6 +13,7 @@ from PIL import Image
 
 from huenet.checkpoints import load_model
 from huenet.data import prepare_pack
+from huenet.settings import OutputSettings
 from huenet.training import FolderSource
 
 from conftest import DATA, run_cli
@@ -68,7 +69,7 @@ def test_colorize_corpus(corpus, small_checkpoint, tmp_path):
 def test_batch_codec_thread_and_chunking_change_nothing_but_time(corpus, small_checkpoint, tmp_path):
     """Decoding/encoding in a thread beside the model, and chunks cut by pixel count, write the same
     files and report the same problems in the same order as doing it all in one thread."""
-    import huenet.batch as batch
+    import huenet.archive.local as batch
     from huenet.colorize import Colorizer
 
     folder, ok, bad = corpus
@@ -77,7 +78,7 @@ def test_batch_codec_thread_and_chunking_change_nothing_but_time(corpus, small_c
     for io_thread in (False, True):
         out = tmp_path / f"out-{io_thread}"
         # a few photos a chunk: several chunks in this folder
-        report = batch.colorize_files(c, [folder], out, batch_size=3, progress=False, io_thread=io_thread,
+        report = batch.colorize_files(c, [folder], out, OutputSettings(batch_size=3), progress=False, io_thread=io_thread,
                                       chunk_pixels=300_000, log=io.StringIO())
         runs[io_thread] = (report, {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()})
     (r0, files0), (r1, files1) = runs[False], runs[True]

@@ -47,7 +47,7 @@ def test_colorize_without_model_keeps_size_and_lightness(tmp_path):
     r = run_cli("info")
     assert r.returncode == 0 and "4,033,365" in r.stdout
     assert "working size 128 (logits averaged with 256), temperature 0.8, restraint 0.5" in r.stdout
-    from huenet.colorize import cpu_has_native_bf16
+    from huenet.runtime import cpu_has_native_bf16
 
     if not torch.cuda.is_available():  # what --device/--precision auto pick here
         assert f"runs here   cpu, {'bf16' if cpu_has_native_bf16() else 'fp32'}" in r.stdout
@@ -105,7 +105,7 @@ def test_bf16_network_moves_colors_by_less_than_a_visible_step(real_photos):
     predicts stay, on average, below a just-noticeable difference (~2.3 ab units) of fp32's. (The
     Lite0 network moves further under bf16 than the VGG16 did: 0.2-1.7 ab on average, up to ~6 at a
     few pixels, on real photos.)"""
-    from huenet.colorize import cpu_has_native_bf16
+    from huenet.runtime import cpu_has_native_bf16
     from huenet.color import l_from_rgb_u8
 
     fp32, bf16 = Colorizer.load(device="cpu", precision="fp32"), Colorizer.load(device="cpu", precision="bf16")

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from huenet.checkpoints import load_model, read_checkpoint
-from huenet.colorize import cpu_has_native_bf16
+from huenet.runtime import cpu_has_native_bf16
 from huenet.config import TrainConfig, load_recipe
 from huenet.data import prepare_pack
 from huenet.training import NonFiniteLossError, Trainer, resume, train

@@ -21,6 +21,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as safetensors_bytes
 
+from .errors import HuenetError
 from .color import LabScaling
 from .models import ColorNet, create_model
 
@@ -29,7 +30,7 @@ FORMAT_VERSION = 1
 _META_KEY = "huenet"
 
 
-class CheckpointError(Exception):
+class CheckpointError(HuenetError):
     """A checkpoint that cannot be used; the message names the file and the reason."""
 
 

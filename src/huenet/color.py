@@ -270,3 +270,10 @@ class LabScaling:
 
     def to_dict(self) -> dict:
         return {"l_center": self.l_center, "l_scale": self.l_scale, "ab_scale": self.ab_scale}
+
+
+def lightness_of(px: torch.Tensor) -> torch.Tensor:
+    """``N x 3 x H x W`` RGB or ``N x 1 x H x W`` gray, uint8 or float in [0, 1] -> L."""
+    if px.shape[-3] == 1:
+        return l_from_gray_u8(px) if px.dtype == torch.uint8 else l_from_gray(px.float())
+    return l_from_rgb_u8(px) if px.dtype == torch.uint8 else l_from_rgb(px.float())

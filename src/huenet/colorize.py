@@ -14,7 +14,6 @@ hardware has it.
 from __future__ import annotations
 
 import os
-import warnings
 from collections import defaultdict
 from pathlib import Path
 from typing import Callable, Sequence
@@ -25,63 +24,20 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .borders import frame_box
-from .color import (
-    l_from_gray, l_from_gray_u8, l_from_rgb, l_from_rgb_u8, lab_to_rgb, lab_to_rgb_keep_lightness, lab_to_srgb_u8,
+from .color import lab_to_rgb_keep_lightness, lab_to_srgb_u8, lightness_of
+from .errors import SettingsError
+from .images import (
+    DEFAULT_MAX_PIXELS, Photo, image_from_rgbx, load_photo, photo_from_pil, pil_from_u8, tensor_view, working_size,
 )
-from .images import DEFAULT_MAX_PIXELS, Photo, image_from_rgbx, load_photo, photo_from_pil, pil_from_rgb, pil_from_u8
+from .onnx_backend import onnx_metadata, onnx_runner
+from .checkpoints import load_model
+from .runtime import pick_device, pick_precision
+from .settings import DEFAULT_BATCH_SIZE, DEFAULT_WORKING_SIZE, ColorizerSettings
+from .weights import default_weights_path
 
-# A photo whose long side would exceed this multiple of the short side at working size is squashed
-# to this aspect ratio for the network (a 20000 x 4 strip would otherwise run at 1.3 M x 256).
-MAX_WORKING_ASPECT = 4.0
-DEFAULT_WORKING_SIZE = 256  # for checkpoints that do not record the size they work best at
 # the fused color path (fused.py) from this many pixels up: below ~1 MP the tensor path is already
 # fast, and a fresh install's first fused call spends seconds compiling
 FUSED_MIN_PIXELS = 1 << 20
-
-
-def pick_device(device: str = "auto") -> torch.device:
-    if device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda asked for, but PyTorch sees no CUDA GPU")
-    if device == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise RuntimeError("--device mps asked for, but MPS is not available")
-    return torch.device(device)
-
-
-def cpu_has_native_bf16() -> bool:
-    """Whether this CPU multiplies bf16 in hardware (AVX512-BF16 or AMX). Where it does not,
-    bf16 is emulated and slower than fp32, so ``precision="auto"`` stays fp32 there."""
-    try:
-        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
-    except AttributeError:  # private helpers: a torch without them gets fp32
-        return False
-
-
-def pick_precision(precision: str, device: torch.device) -> str:
-    """``auto`` -> ``bf16`` where the device computes bf16 natively (CUDA with bf16, CPUs with
-    AVX512-BF16/AMX), else ``fp32``. bf16 autocast runs the network 1.8x faster on this project's
-    CPU and moves ab by 0.03-0.08 on average (max 0.7; a just-noticeable color step is ~2)."""
-    if precision in ("fp32", "bf16"):
-        return precision
-    if precision != "auto":
-        raise ValueError(f"unknown precision {precision!r}; use auto, fp32 or bf16")
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    if device.type == "cpu":
-        return "bf16" if cpu_has_native_bf16() else "fp32"
-    return "fp32"
-
-
-def working_size(height: int, width: int, size: int) -> tuple[int, int]:
-    """(h, w) for the network: short side ``size``, aspect kept up to ``MAX_WORKING_ASPECT``."""
-    short, long = min(height, width), max(height, width)
-    long_w = min(round(long * size / short), round(size * MAX_WORKING_ASPECT))
-    return (size, max(size, long_w)) if height <= width else (max(size, long_w), size)
 
 
 class Colorizer:
@@ -91,54 +47,42 @@ class Colorizer:
     >>> color = c.colorize(Image.open("old.jpg"))                   # same size as the input
     """
 
-    def __init__(
-        self,
-        model: torch.nn.Module | None,
-        size: int | None = None,
-        device: str | torch.device = "auto",
-        meta: dict | None = None,
-        backend: str = "torch",
-        runner: Callable[[torch.Tensor], torch.Tensor] | None = None,
-        saturation: float = 1.0,
-        precision: str = "auto",
-        band_pixels: int | None = None,
-        compile: bool = False,
-        temperature: float | None = None,
-        flip: bool | None = None,
-        restraint: float | None = None,
-        fused: bool | None = None,
-        scales: Sequence[float] | None = None,
-        crop_borders: bool | None = None,
-    ):
+    def __init__(self, model: torch.nn.Module | None, settings: ColorizerSettings | None = None, *,
+                 meta: dict | None = None, runner: Callable[..., torch.Tensor] | None = None, **options):
+        """``model`` (or ``runner``, an exported graph's function ``L -> ab``) with ``settings``;
+        keyword ``options`` are ``ColorizerSettings`` fields that override them. ``meta``: the
+        checkpoint's JSON (its ``inference`` table gives the defaults for ``None`` settings)."""
+        if isinstance(options.get("device"), torch.device):
+            options["device"] = str(options["device"])
+        settings = (settings or ColorizerSettings()).replace(**options) if options else (settings or ColorizerSettings())
+        if runner is None and model is None:
+            raise ValueError("a Colorizer needs a model or a runner")
+        self.settings = settings
         meta = meta or {}
+        inference = meta.get("inference") or {}
+        self.meta = meta
+        self.backend = "onnxruntime" if runner is not None else "torch"
+        self.device = pick_device(settings.device) if self.backend == "torch" else torch.device("cpu")
         # the working size the model was measured best at (its checkpoint says), else 256
-        size = size or (meta.get("inference") or {}).get("size") or DEFAULT_WORKING_SIZE
-        if size < 32:
-            raise ValueError(f"working size must be at least 32 pixels, not {size}")
-        self.device = pick_device(device) if isinstance(device, str) else device
-        self.size = size
+        self.size = settings.size or inference.get("size") or DEFAULT_WORKING_SIZE
         # MSE-trained models predict safe, desaturated colors (the mean of the plausible ones);
         # a gain on ab > 1 counters that. The gamut mapping keeps boosted colors displayable.
-        self.saturation = saturation
+        self.saturation = settings.saturation
         # full-resolution color math runs in bands of about this many pixels (see colorize_rgb):
         # 256 K on CPUs (the fastest of 64 K..1 M here), larger on GPUs (fewer kernel launches)
-        self.band_pixels = band_pixels or (1 << 18 if self.device.type == "cpu" else 1 << 22)
-        self.meta = meta
-        self.backend = backend
-        check_decode_settings(model, temperature, restraint)
-        if temperature is not None:  # the model's defaults from now on (per-call values override them)
-            model.temperature = float(temperature)
-        if restraint is not None:
-            model.restraint = float(restraint)
+        self.band_pixels = settings.band_pixels or (1 << 18 if self.device.type == "cpu" else 1 << 22)
+        check_decode_settings(model, settings.temperature, settings.restraint)
+        if settings.temperature is not None:  # the model's defaults from now on (per-call values override them)
+            model.temperature = float(settings.temperature)
+        if settings.restraint is not None:
+            model.restraint = float(settings.restraint)
         # the network's arithmetic; the color math around it always runs in fp32
-        self.precision = pick_precision(precision, self.device) if backend == "torch" else "fp32"
+        self.precision = pick_precision(settings.precision, self.device) if self.backend == "torch" else "fp32"
         self.model = model.to(self.device).eval() if model is not None else None
         # channels_last: +21% network throughput on this project's 2-core CPU (benchmarks/RESULTS.md)
         self.channels_last = self.device.type in ("cpu", "cuda")
         if self.model is not None and self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
-        if runner is None and self.model is None:
-            raise ValueError("a Colorizer needs a model or a runner")
         # torch.compile: for long GPU runs. On this project's CPU it was no faster than eager
         # (bf16 110 vs 114 ms at 256) after 9-14 s of compiling (benchmarks/RESULTS.md)
         # bf16: the network runs on a copy whose parameters are stored in bf16 (made here, after the
@@ -146,26 +90,24 @@ class Colorizer:
         # every weight again on every call: bit-identical output, 11% less network time at the
         # shipped working size on this project's CPU (benchmarks/RESULTS.md)
         net = _with_bf16_parameters(self.model) if self.model is not None and self.precision == "bf16" else self.model
-        self._net = torch.compile(net, dynamic=True) if compile and net is not None else net
+        self._net = torch.compile(net, dynamic=True) if settings.compile and net is not None else net
         # flip averaging: the network also sees the mirrored photo and the two predictions are
         # averaged (2x the network's work at the working size); the checkpoint says if it pays
-        self.flip = bool((meta.get("inference") or {}).get("flip", False)) if flip is None else flip
-        # multi-scale: the network also sees the photo at size * s for each further s, and the
-        # logits are averaged (less blotchy, steadier across working sizes; docs/comparison.md)
+        self.flip = bool(inference.get("flip", False)) if settings.flip is None else settings.flip
         # uniform frames (scans, film edges) are kept gray and the network sees the picture inside
         # (borders.py); on unless the checkpoint or the caller says otherwise
-        self.crop_borders = bool((meta.get("inference") or {}).get("crop_borders", True)) if crop_borders is None \
-            else crop_borders
-        # (an exported graph takes one size: ONNX runs the first scale alone unless told otherwise)
-        default_scales = (meta.get("inference") or {}).get("scales") if runner is None else None
-        self.scales = tuple(float(x) for x in (scales or default_scales or (1.0,)))
-        if self.scales[0] != 1.0 or min(self.scales) <= 0:
-            raise ValueError(f"scales start with 1 (the working size) and are > 0, not {self.scales}")
+        self.crop_borders = bool(inference.get("crop_borders", True)) if settings.crop_borders is None \
+            else settings.crop_borders
+        # multi-scale: the network also sees the photo at size * s for each further s, and the
+        # logits are averaged (less blotchy, steadier across working sizes; docs/comparison.md).
+        # An exported graph takes one size: ONNX runs the first scale alone unless told otherwise
+        default_scales = inference.get("scales") if runner is None else None
+        self.scales = tuple(float(x) for x in (settings.scales or default_scales or (1.0,)))
         if len(self.scales) > 1 and runner is not None:
-            raise ValueError("several scales need the PyTorch backend (an exported ONNX graph takes one size)")
+            raise SettingsError("several scales need the PyTorch backend (an exported ONNX graph takes one size)")
         # the fused full-resolution color path (numba, CPU): None = where numba is installed and the
         # photo has at least fused.MIN_PIXELS; True = always on the CPU (an error without numba); False = never
-        self.fused = fused
+        self.fused = settings.fused
         self._runner = runner or self._run_torch
 
     @property
@@ -196,51 +138,29 @@ class Colorizer:
         return getattr(self.model, "temperature", None) if self.model is not None else None
 
     @classmethod
-    def load(
-        cls, path: str | os.PathLike | None = None, size: int | None = None, device: str = "auto",
-        backend: str = "torch", saturation: float = 1.0, precision: str = "auto", compile: bool = False,
-        temperature: float | None = None, flip: bool | None = None, restraint: float | None = None,
-        fused: bool | None = None, scales: Sequence[float] | None = None, crop_borders: bool | None = None,
-    ) -> "Colorizer":
-        """Load a checkpoint (``.safetensors`` + JSON); ``path=None`` uses the shipped weights.
-        ``size``: the working size (default: the checkpoint's, else 256). ``precision``: ``auto``
-        (bf16 where the hardware has it, else fp32), ``fp32`` or ``bf16``. ``temperature``: for
-        classification models, the annealed mean's T (default: the checkpoint's); ``restraint``:
-        how much chroma falls where the likely colors disagree in hue (0: none). ``fused``: the
-        one-pass full-resolution color path (numba; default: for photos of 1 MP and more where
-        numba is installed)."""
-        from .checkpoints import load_model
-        from .weights import default_weights_path
-
-        path = default_weights_path() if path is None else path
-        if backend not in ("torch", "onnxruntime"):
-            raise ValueError(f"unknown backend {backend!r}; use 'torch' or 'onnxruntime'")
+    def load(cls, settings: ColorizerSettings | str | os.PathLike | None = None, **options) -> "Colorizer":
+        """A colorizer from ``settings`` (``ColorizerSettings``; or a checkpoint's path, or ``None``
+        for the shipped weights), keyword ``options`` being ``ColorizerSettings`` fields on top:
+        ``Colorizer.load()``, ``Colorizer.load("run/best.safetensors", size=192)``,
+        ``Colorizer.load(ColorizerSettings(temperature=0.6))``. See ``ColorizerSettings`` for what
+        each option does and its default; an ``.onnx`` model runs on onnxruntime."""
+        if not isinstance(settings, ColorizerSettings):
+            settings = ColorizerSettings(model=None if settings is None else str(settings))
+        settings = settings.replace(**options) if options else settings
+        path = default_weights_path() if settings.model is None else settings.model
         if str(path).endswith(".onnx"):  # an exported model runs on onnxruntime
-            from .export import onnx_metadata, onnx_runner
-
             if not Path(path).is_file():
                 raise FileNotFoundError(f"{path}: no such ONNX file")
-            if temperature is not None:
-                raise ValueError(f"{path}: an exported model has its temperature built in; "
-                                 "export again with --temperature to change it")
-            return cls(None, size=size, device="cpu", meta=onnx_metadata(path), backend="onnxruntime",
-                       runner=onnx_runner(path), saturation=saturation, scales=scales,
-                       crop_borders=crop_borders)
-        dev = pick_device(device)
-        model, meta = load_model(path, device=dev)
-        if backend == "torch":
-            return cls(model, size=size, device=dev, meta=meta, saturation=saturation, precision=precision,
-                       compile=compile, temperature=temperature, flip=flip, restraint=restraint, fused=fused,
-                       scales=scales, crop_borders=crop_borders)
-        from .export import onnx_runner
-
-        check_decode_settings(model, temperature, restraint)
-        if temperature is not None:  # built into the graph the onnxruntime runner exports
-            model.temperature = float(temperature)
-        if restraint is not None:
-            model.restraint = float(restraint)
-        return cls(model.cpu(), size=size, device="cpu", meta=meta, backend=backend, runner=onnx_runner(model, meta),
-                   saturation=saturation, scales=scales, crop_borders=crop_borders)
+            return cls(None, settings, meta=onnx_metadata(path), runner=onnx_runner(path))
+        model, meta = load_model(path, device=pick_device(settings.device) if not settings.onnx else "cpu")
+        if not settings.onnx:
+            return cls(model, settings, meta=meta)
+        check_decode_settings(model, settings.temperature, settings.restraint)
+        if settings.temperature is not None:  # built into the graph the onnxruntime runner exports
+            model.temperature = float(settings.temperature)
+        if settings.restraint is not None:
+            model.restraint = float(settings.restraint)
+        return cls(model.cpu(), settings, meta=meta, runner=onnx_runner(model, meta))
 
     # -- the network at working size ---------------------------------------------------------
     @torch.inference_mode()
@@ -266,7 +186,7 @@ class Colorizer:
 
     def _check_decode(self, temperature: float | None, restraint: float | None) -> None:
         if (temperature is not None or restraint is not None) and self.backend != "torch":
-            raise ValueError("an exported (ONNX) model has its temperature and restraint built in")
+            raise SettingsError("an exported (ONNX) model has its temperature and restraint built in")
         check_decode_settings(self.model, temperature, restraint)
 
     @torch.inference_mode()
@@ -384,7 +304,7 @@ class Colorizer:
         n, _, h, w = px.shape
         L = torch.empty(n, 1, h, w, device=px.device)
         for r0, r1 in self._bands(h, w):
-            L[:, :, r0:r1] = _lightness(px[:, :, r0:r1])
+            L[:, :, r0:r1] = lightness_of(px[:, :, r0:r1])
         return L
 
     def _band_inputs(self, L: torch.Tensor, ab_small: torch.Tensor):
@@ -421,7 +341,7 @@ class Colorizer:
 
     # -- photos --------------------------------------------------------------------------------
     @torch.inference_mode()
-    def colorize_photos(self, photos: Sequence[Photo], batch_size: int = 8, size: int | None = None,
+    def colorize_photos(self, photos: Sequence[Photo], batch_size: int = DEFAULT_BATCH_SIZE, size: int | None = None,
                         temperature: float | None = None, restraint: float | None = None) -> list[Image.Image]:
         """Colorize decoded photos; photos of the same size share network batches (but large 8-bit
         ones on the fused CPU path go one at a time, in place: ``_colorize_u8_photo``)."""
@@ -430,14 +350,14 @@ class Colorizer:
         for i, p in enumerate(photos):
             groups[(p.pixels.shape, p.pixels.dtype.str)].append(i)
         for idx in groups.values():
-            first = _read_only_view(photos[idx[0]].pixels).permute(2, 0, 1)  # a view: C x H x W
+            first = tensor_view(photos[idx[0]].pixels).permute(2, 0, 1)  # a view: C x H x W
             if first.dtype == torch.uint8 and self._use_fused(first):
                 for i in idx:  # large 8-bit photos: one at a time, in place (no batch to copy them into)
                     results[i] = self._colorize_u8_photo(photos[i], size, temperature, restraint)
                 continue
             for start in range(0, len(idx), batch_size):
                 chunk = idx[start:start + batch_size]
-                arrays = [_read_only_view(photos[i].pixels) for i in chunk]
+                arrays = [tensor_view(photos[i].pixels) for i in chunk]
                 # N x H x W x C -> N x C x H x W (C = 3, or 1 for gray); a single photo is viewed, not copied
                 rgb = (arrays[0][None] if len(arrays) == 1 else torch.stack(arrays)).permute(0, 3, 1, 2)
                 # 8-bit on the device: no float sRGB curve, and 4x less to copy back than float32
@@ -484,7 +404,7 @@ class Colorizer:
         from . import hints as H
 
         points = [h if isinstance(h, H.Point) else H.parse_point(str(h)) for h in hints]
-        px = _read_only_view(photo.pixels).permute(2, 0, 1)[None]
+        px = tensor_view(photo.pixels).permute(2, 0, 1)[None]
         height, width = px.shape[-2:]
         wh, ww = working_size(height, width, size or self.size)
         # the solve runs on a grid of at most H.SOLVE_PIXELS (its LU grows faster than the pixels);
@@ -529,7 +449,7 @@ class Colorizer:
             a = a.astype(np.float32) / 65535.0
         elif a.dtype != np.uint8:
             a = np.clip(a.astype(np.float32), 0.0, 1.0)
-        px = _read_only_view(np.ascontiguousarray(a)).permute(0, 3, 1, 2)
+        px = tensor_view(np.ascontiguousarray(a)).permute(0, 3, 1, 2)
         u8 = self.colorize_rgb(px, as_uint8=True).permute(0, 2, 3, 1).cpu().numpy()
         return u8 if batched else u8[0]
 
@@ -540,19 +460,12 @@ def check_decode_settings(model: torch.nn.Module | None, temperature: float | No
     if temperature is None and restraint is None:
         return
     if model is None or not hasattr(model, "ab_bins"):
-        raise ValueError("temperature and restraint need a classification model (output 'bins'); this model "
+        raise SettingsError("temperature and restraint need a classification model (output 'bins'); this model "
                          "predicts ab directly: use --saturation to change its colorfulness")
     if temperature is not None and not 0.01 <= temperature <= 10:
-        raise ValueError(f"temperature must be between 0.01 and 10, not {temperature}")
+        raise SettingsError(f"temperature must be between 0.01 and 10, not {temperature}")
     if restraint is not None and not 0 <= restraint <= 10:
-        raise ValueError(f"restraint must be between 0 and 10, not {restraint}")
-
-
-def _lightness(px: torch.Tensor) -> torch.Tensor:
-    """``N x 3 x H x W`` RGB or ``N x 1 x H x W`` gray, uint8 or float in [0, 1] -> L."""
-    if px.shape[-3] == 1:
-        return l_from_gray_u8(px) if px.dtype == torch.uint8 else l_from_gray(px.float())
-    return l_from_rgb_u8(px) if px.dtype == torch.uint8 else l_from_rgb(px.float())
+        raise SettingsError(f"restraint must be between 0 and 10, not {restraint}")
 
 
 def _with_bf16_parameters(model: torch.nn.Module) -> torch.nn.Module:
@@ -580,25 +493,3 @@ def _upsample_rows(ab: torch.Tensor, r0: int, r1: int, h: int) -> torch.Tensor:
     y1 = (y0 + 1).clamp(max=hs - 1)
     wy = (y - y0).to(ab.dtype).view(1, 1, -1, 1)
     return torch.lerp(ab[:, :, y0], ab[:, :, y1], wy)
-
-
-def _read_only_view(a: np.ndarray) -> torch.Tensor:
-    """A tensor on ``a``'s memory without copying, also when ``a`` is read-only (``np.asarray`` of a
-    Pillow image is): nothing here writes to its input, so torch's warning about that is moot."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
-        return torch.from_numpy(a)
-
-
-def gray_input(photo: Photo) -> Image.Image:
-    """What the network sees: the photo's lightness, shown as an 8-bit gray image."""
-    L = _lightness(_read_only_view(photo.pixels).permute(2, 0, 1)[None])  # as colorizing finds it
-    gray = lab_to_rgb(torch.cat([L, torch.zeros_like(L), torch.zeros_like(L)], dim=1))
-    return pil_from_rgb(gray[0].permute(1, 2, 0).numpy())
-
-
-def output_path_for(found_relative: Path, out: Path, fmt: str | None) -> Path:
-    suffix = ("." + fmt.lower().lstrip(".")) if fmt else found_relative.suffix.lower()
-    if suffix not in (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp"):
-        suffix = ".png"
-    return out / found_relative.with_suffix(suffix)

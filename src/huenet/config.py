@@ -19,6 +19,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from .errors import SettingsError
 
 
 @dataclass
@@ -79,7 +80,7 @@ class TrainConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(values) - known
         if unknown:
-            raise ValueError(f"unknown training settings {sorted(unknown)}")
+            raise SettingsError(f"unknown training settings {sorted(unknown)}")
         values = dict(values)
         for key in ("betas", "crop_scale", "crop_aspect", "train_sizes"):
             if isinstance(values.get(key), list):
@@ -93,10 +94,10 @@ def load_recipe(path: str | Path, base: TrainConfig | None = None) -> TrainConfi
     try:
         recipe = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as e:
-        raise ValueError(f"{path}: not valid TOML ({e})") from None
+        raise SettingsError(f"{path}: not valid TOML ({e})") from None
     unknown = set(recipe) - {"model", "train"}
     if unknown:
-        raise ValueError(f"{path}: unknown tables {sorted(unknown)} (use [model] and [train])")
+        raise SettingsError(f"{path}: unknown tables {sorted(unknown)} (use [model] and [train])")
     values = (base or TrainConfig()).to_dict()
     model = dict(recipe.get("model", {}))
     if "name" in model:
@@ -104,12 +105,12 @@ def load_recipe(path: str | Path, base: TrainConfig | None = None) -> TrainConfi
     values["model_config"] = {**values["model_config"], **model}
     train = recipe.get("train", {})
     if "model_config" in train or "model" in train:
-        raise ValueError(f"{path}: set the model in the [model] table")
+        raise SettingsError(f"{path}: set the model in the [model] table")
     values.update(train)
     try:
         return TrainConfig.from_dict(values)
     except ValueError as e:
-        raise ValueError(f"{path}: {e}") from None
+        raise SettingsError(f"{path}: {e}") from None
 
 
 def apply_overrides(cfg: TrainConfig, **overrides: Any) -> TrainConfig:

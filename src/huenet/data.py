@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from .errors import SettingsError
 from .color import rgb_to_lab
 from .images import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, ImageLoadError, open_image
 
@@ -258,7 +259,7 @@ class PackedPhotos:
         self.root = Path(pack)
         index = json.loads((self.root / "index.json").read_text())
         if split not in index["splits"]:
-            raise KeyError(f"{self.root}: pack has no {split!r} split (has {sorted(index['splits'])})")
+            raise SettingsError(f"{self.root}: pack has no {split!r} split (has {sorted(index['splits'])})")
         info = index["splits"][split]
         self.size = index["size"]
         self.count = info["count"]
@@ -267,7 +268,7 @@ class PackedPhotos:
         file = self.root / info["file"]
         expected = self.count * self.size * self.size * 3
         if file.stat().st_size != expected:
-            raise ValueError(f"{file}: {file.stat().st_size} bytes, expected {expected} (damaged pack?)")
+            raise SettingsError(f"{file}: {file.stat().st_size} bytes, expected {expected} (damaged pack?)")
         self.array = np.memmap(file, dtype=np.uint8, mode="r", shape=shape) if self.count else np.zeros(shape, np.uint8)
         if preload:
             self.array = np.ascontiguousarray(self.array)

@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .errors import SettingsError
 from .encoders import WeightsUnavailableError
 
 BN_EPS = 1e-3
@@ -144,7 +145,7 @@ class EfficientNetLite(nn.Module):
     def __init__(self, variant: str = "lite0", in_channels: int = 1, classifier: bool = False):
         super().__init__()
         if variant not in VARIANTS:
-            raise ValueError(f"unknown EfficientNet variant {variant!r}; choose from {sorted(VARIANTS)}")
+            raise SettingsError(f"unknown EfficientNet variant {variant!r}; choose from {sorted(VARIANTS)}")
         self.variant = variant
         layers: list[nn.Module] = [ConvAct(in_channels, 32, 3, 2)]
         self.layer_names = ["stem"]

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from .errors import HuenetError, SettingsError
 
 VGG_LAYOUTS: dict[str, list[int | str]] = {
     "vgg16": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
@@ -30,7 +31,7 @@ VGG_LAYOUTS: dict[str, list[int | str]] = {
 }  # fmt: skip
 
 
-class WeightsUnavailableError(RuntimeError):
+class WeightsUnavailableError(HuenetError, RuntimeError):
     """Pretrained weights could not be obtained; the message says how to supply them."""
 
 
@@ -77,9 +78,9 @@ class VGGEncoder(nn.Module):
     def __init__(self, arch: str = "vgg19", in_channels: int = 1, width: float = 1.0, pool: str = "max"):
         super().__init__()
         if arch not in VGG_LAYOUTS:
-            raise ValueError(f"unknown VGG arch {arch!r}; choose from {sorted(VGG_LAYOUTS)}")
+            raise SettingsError(f"unknown VGG arch {arch!r}; choose from {sorted(VGG_LAYOUTS)}")
         if pool not in ("max", "avg"):
-            raise ValueError(f"pool must be 'max' or 'avg', not {pool!r}")
+            raise SettingsError(f"pool must be 'max' or 'avg', not {pool!r}")
         layers: list[nn.Module] = []
         self.layer_names: list[str] = []
         self.channels: dict[str, int] = {}
@@ -140,7 +141,7 @@ def load_encoder_weights(spec: str, arch: str, hub_dir: str | None = None) -> En
     """Resolve a weight spec (``imagenet``, ``hed:PATH``, a ``.pth``/``.safetensors``/``.h5`` path)."""
     if spec == "imagenet":
         if arch not in IMAGENET_SOURCES:
-            raise ValueError(f"no ImageNet weights known for {arch!r}")
+            raise SettingsError(f"no ImageNet weights known for {arch!r}")
         return fetch_url_weights(IMAGENET_SOURCES[arch], hub_dir)
     if spec == "hed":
         raise WeightsUnavailableError(
@@ -155,7 +156,7 @@ def load_encoder_weights(spec: str, arch: str, hub_dir: str | None = None) -> En
         return load_hed_vgg16(path, arch)
     if path.suffix in (".pth", ".pt", ".safetensors"):
         return load_torchvision_file(path, arch)
-    raise ValueError(
+    raise SettingsError(
         f"unknown encoder weights {spec!r}: use 'imagenet', 'hed:PATH', or a .pth/.safetensors/.h5 file"
     )
 
@@ -241,7 +242,7 @@ def load_hed_vgg16(path: str | os.PathLike, arch: str = "vgg16") -> EncoderWeigh
     returned ``norm`` describes its Caffe convention (0..255 minus the mean) in RGB order.
     """
     if arch != "vgg16":
-        raise ValueError(f"the HED file holds a VGG16 trunk; it cannot initialise {arch}")
+        raise SettingsError(f"the HED file holds a VGG16 trunk; it cannot initialise {arch}")
     path = Path(path)
     if not path.is_file():
         raise WeightsUnavailableError(

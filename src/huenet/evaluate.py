@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .errors import SettingsError
 from .color import lab_to_rgb, rgb_to_lab
 from .colorize import Colorizer
 from .images import DEFAULT_MAX_PIXELS, ImageLoadError, display_name, find_images, load_photo
@@ -179,7 +180,7 @@ def evaluate(
     from tqdm import tqdm
 
     if protocol not in PROTOCOLS:
-        raise ValueError(f"unknown protocol {protocol!r}; use one of {sorted(PROTOCOLS)}")
+        raise SettingsError(f"unknown protocol {protocol!r}; use one of {sorted(PROTOCOLS)}")
     log = log or sys.stderr
     found, problems = find_images(inputs)
     ev = Evaluation(protocol, colorizer.size if colorizer else 0, skipped=list(problems), mean_ab=mean_ab)

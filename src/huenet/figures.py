@@ -14,15 +14,16 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from .color import rgb_to_lab
-from .images import save_image
+from .errors import MissingExtraError, SettingsError
+from .color import lab_to_rgb, lightness_of, rgb_to_lab
+from .images import Photo, pil_from_rgb, save_image, tensor_view
 
 
 def _pyplot():
     try:
         import matplotlib
     except ImportError:
-        raise RuntimeError("figures need matplotlib: pip install 'huenet[eval]'") from None
+        raise MissingExtraError("figures need matplotlib: pip install 'huenet[eval]'") from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -62,7 +63,7 @@ def loss_curve(run_dir: str | os.PathLike, out: str | os.PathLike | None = None)
     train = [(r["step"], r["train_loss"]) for r in rows if "train_loss" in r]
     val = [(r["step"], r["val_loss"]) for r in rows if "val_loss" in r]
     if not train and not val:
-        raise ValueError(f"{run_dir}: metrics.jsonl has no loss rows yet")
+        raise SettingsError(f"{run_dir}: metrics.jsonl has no loss rows yet")
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=120)
     if train:
         ax.plot(*zip(*train), label="train", color="#1f77b4", lw=1.2)
@@ -174,3 +175,10 @@ def contact_sheet(rows: Sequence[Image.Image], gap: int = 8) -> Image.Image:
 def save_figure(img: Image.Image, out: str | os.PathLike) -> Path:
     save_image(img, out)
     return Path(out)
+
+
+def gray_input(photo: Photo) -> Image.Image:
+    """What the network sees: the photo's lightness, shown as an 8-bit gray image."""
+    L = lightness_of(tensor_view(photo.pixels).permute(2, 0, 1)[None])  # as colorizing finds it
+    gray = lab_to_rgb(torch.cat([L, torch.zeros_like(L), torch.zeros_like(L)], dim=1))
+    return pil_from_rgb(gray[0].permute(1, 2, 0).numpy())

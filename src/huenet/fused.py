@@ -28,6 +28,7 @@ import threading
 import numpy as np
 import torch
 import torch.nn.functional as F
+from .errors import MissingExtraError
 
 _LOCK = threading.Lock()
 
@@ -43,7 +44,7 @@ def _kernels():
     try:
         from . import _fused_kernels
     except ImportError as e:
-        raise RuntimeError(f"the fused color path needs numba: pip install 'huenet[fast]' ({e})") from None
+        raise MissingExtraError(f"the fused color path needs numba: pip install 'huenet[fast]' ({e})") from None
     return _fused_kernels
 
 

@@ -26,6 +26,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
+from .errors import MissingExtraError, SettingsError
 
 MAX_HINTS = 20_000  # points per photo (a stroke counts the points along it); a hint image counts as none
 # the largest grid the propagation is solved on. The normal equations' LU grows faster than the
@@ -43,7 +44,7 @@ DEFAULT_SIGMA = 3.0  # L units: neighbours this much apart in lightness are weak
 HINT_WEIGHT = 100.0  # how firmly a hinted cell holds its hint's ab
 
 
-class HintError(ValueError):
+class HintError(SettingsError):
     """A hint that cannot be used; the message says which and why."""
 
 
@@ -77,7 +78,7 @@ def _hex_rgb(color: str) -> tuple[int, int, int]:
     """``"#c03020"`` or ``"c03020"`` -> (192, 48, 32); ValueError otherwise."""
     c = color.strip().lstrip("#")
     if len(c) != 6:
-        raise ValueError(f"not a #rrggbb color: {color!r}")
+        raise SettingsError(f"not a #rrggbb color: {color!r}")
     return tuple(int(c[i:i + 2], 16) for i in (0, 2, 4))  # type: ignore[return-value]
 
 
@@ -289,7 +290,7 @@ def propagate(L: torch.Tensor, base: torch.Tensor | None, hint_ab: torch.Tensor,
         import scipy.sparse as sp
         from scipy.sparse.linalg import splu
     except ImportError:
-        raise RuntimeError("color hints need SciPy: pip install 'huenet[hints]'") from None
+        raise MissingExtraError("color hints need SciPy: pip install 'huenet[hints]'") from None
     h, w = L.shape
     n = h * w
     hint_ab, hinted = _spot(hint_ab.double().cpu(), hint_weight.double().cpu() > 0)

@@ -17,12 +17,15 @@ from pathlib import Path
 from typing import BinaryIO, Iterable
 
 import numpy as np
+import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import HuenetError, SettingsError
+from .settings import DEFAULT_MAX_PIXELS, DEFAULT_PNG_LEVEL
 
 # A decompression-bomb guard that is a setting, not Pillow's warning: 100 megapixels is larger than
 # any camera most people own (a 12 MP phone photo, a 61 MP full-frame body) and keeps one decoded
 # photo plus its float tensors to a few GiB.
-DEFAULT_MAX_PIXELS = 100_000_000
 
 # Extensions we look for when walking folders (a file named explicitly is always tried).
 IMAGE_EXTENSIONS = frozenset(
@@ -30,7 +33,19 @@ IMAGE_EXTENSIONS = frozenset(
 )
 
 
-class ImageLoadError(Exception):
+# A photo whose long side would exceed this multiple of the short side at working size is squashed
+# to this aspect ratio for the network (a 20000 x 4 strip would otherwise run at 1.3 M x 256).
+MAX_WORKING_ASPECT = 4.0
+
+
+def working_size(height: int, width: int, size: int) -> tuple[int, int]:
+    """(h, w) for the network: short side ``size``, aspect kept up to ``MAX_WORKING_ASPECT``."""
+    short, long = min(height, width), max(height, width)
+    long_w = min(round(long * size / short), round(size * MAX_WORKING_ASPECT))
+    return (size, max(size, long_w)) if height <= width else (max(size, long_w), size)
+
+
+class ImageLoadError(HuenetError):
     """A photo that cannot be used; ``str()`` is one line: ``<file>: <reason>``.
 
     ``kind`` sorts the reasons for callers that answer differently (the HTTP API): ``not_image``,
@@ -109,6 +124,8 @@ def open_image(
     """
     name = _describe(source)
     if isinstance(source, (bytes, bytearray)):
+        if not source:  # an upload: the same words as for an empty file on disk
+            raise ImageLoadError(name, "empty file (0 bytes)", "not_image")
         source = io.BytesIO(source)
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
@@ -141,7 +158,7 @@ def open_image(
     except Image.DecompressionBombError as e:
         raise ImageLoadError(name, f"too many pixels ({e})", "too_large") from None
     except UnidentifiedImageError:
-        raise ImageLoadError(name, "not an image Pillow can read (unknown or corrupt format)", "not_image") from None
+        raise ImageLoadError(name, "not an image file (unknown or corrupt format)", "not_image") from None
     except PermissionError:
         raise ImageLoadError(name, "permission denied", "unreadable") from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, struct.error) as e:
@@ -266,7 +283,6 @@ def pil_from_u8(u8: np.ndarray, alpha: np.ndarray | None = None) -> Image.Image:
 
 # zlib level for PNG output. Pillow's default (6) wrote a 12 MP colorized photo in 2.2 s; level 1
 # takes 0.23x that for 1.13x the bytes (benchmarks/bench_png.py, RESULTS.md); 9 is 6-10x slower still.
-DEFAULT_PNG_LEVEL = 1
 
 
 def encoding_for(img: Image.Image, path: str | os.PathLike, quality: int = 95,
@@ -274,14 +290,14 @@ def encoding_for(img: Image.Image, path: str | os.PathLike, quality: int = 95,
     """(image ready for the format, Pillow format name, save parameters) for writing ``img`` as
     ``path``'s extension says; a clear ``ValueError`` for an unknown extension or PNG level."""
     if not 0 <= png_level <= 9:
-        raise ValueError(f"PNG compression level must be 0 to 9, not {png_level}")
+        raise SettingsError(f"PNG compression level must be 0 to 9, not {png_level}")
     suffix = Path(path).suffix.lower()
     # the common formats are registered by preinit(); all of Pillow's plugins (Image.init, ~0.1 s
     # of a one-photo command) only when the extension is not one of them
     Image.preinit()
     fmt = Image.EXTENSION.get(suffix) or Image.registered_extensions().get(suffix)
     if fmt is None:
-        raise ValueError(f"{path}: unknown output image extension {suffix!r}")
+        raise SettingsError(f"{path}: unknown output image extension {suffix!r}")
     if fmt == "JPEG" and img.mode not in ("RGB", "L"):
         img = img.convert("RGB")
     params = {"quality": quality} if fmt in ("JPEG", "WEBP") else {"compress_level": png_level} if fmt == "PNG" else {}
@@ -359,3 +375,22 @@ def find_images(inputs: Iterable[str | os.PathLike],
         else:
             problems.append(f"{text}: no such file or folder")
     return found, problems
+
+
+def tensor_view(a: np.ndarray) -> torch.Tensor:
+    """A tensor on ``a``'s memory without copying, also when ``a`` is read-only (``np.asarray`` of a
+    Pillow image is): nothing here writes to its input, so torch's warning about that is moot."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        return torch.from_numpy(a)
+
+
+def looks_gray(photo: Photo, tolerance: int = 2) -> bool:
+    """Whether the photo has no color of its own: one channel, or RGB whose channels differ by at
+    most ``tolerance`` (of 255) everywhere (a black-and-white scan saved as RGB)."""
+    px = photo.pixels
+    if px.shape[-1] == 1:
+        return True
+    step = max(1, int((px.shape[0] * px.shape[1] / 1e6) ** 0.5))  # about a million pixels looked at
+    sample = px[::step, ::step].astype(np.float32) * (255.0 if px.dtype != np.uint8 else 1.0)
+    return float(np.abs(sample - sample.mean(axis=-1, keepdims=True)).max()) <= tolerance

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .errors import SettingsError
 from .color import LabScaling
 from .efficientnet import VARIANTS as LITE_VARIANTS
 from .efficientnet import EfficientNetLite, load_lite_weights
@@ -38,13 +39,13 @@ def model_names() -> list[str]:
 def config_from_dict(name: str, values: dict[str, Any] | None = None):
     """Build model ``name``'s config dataclass from plain values (e.g. a checkpoint's JSON)."""
     if name not in _REGISTRY:
-        raise KeyError(f"unknown model {name!r}; known: {model_names()}")
+        raise SettingsError(f"unknown model {name!r}; known: {model_names()}")
     config_cls = _REGISTRY[name][0]
     values = dict(values or {})
     known = {f.name for f in dataclasses.fields(config_cls)}
     unknown = set(values) - known
     if unknown:
-        raise ValueError(f"unknown {name} config fields {sorted(unknown)}; known: {sorted(known)}")
+        raise SettingsError(f"unknown {name} config fields {sorted(unknown)}; known: {sorted(known)}")
     for f in dataclasses.fields(config_cls):  # JSON/TOML give lists where we keep tuples
         if isinstance(values.get(f.name), list):
             values[f.name] = tuple(values[f.name])
@@ -176,11 +177,11 @@ def _with_bins(config):
 
 def _check_output(config) -> None:
     if config.output not in ("ab", "bins"):
-        raise ValueError(f"output must be 'ab' (regression) or 'bins' (classification), not {config.output!r}")
+        raise SettingsError(f"output must be 'ab' (regression) or 'bins' (classification), not {config.output!r}")
     if config.temperature <= 0:
-        raise ValueError(f"temperature must be > 0, not {config.temperature}")
+        raise SettingsError(f"temperature must be > 0, not {config.temperature}")
     if config.restraint < 0:
-        raise ValueError(f"restraint must be >= 0, not {config.restraint}")
+        raise SettingsError(f"restraint must be >= 0, not {config.restraint}")
 
 
 @dataclass(frozen=True)
@@ -221,19 +222,19 @@ class VGGFusionConfig:
 
     def __post_init__(self):
         if len(self.kernel_sizes) != 3:
-            raise ValueError("kernel_sizes needs three sizes (x2, x2, x8 upsamplers)")
+            raise SettingsError("kernel_sizes needs three sizes (x2, x2, x8 upsamplers)")
         for k, s in zip(self.kernel_sizes, (2, 2, 8)):
             if k < s:
-                raise ValueError(
+                raise SettingsError(
                     f"a transposed conv of kernel {k} at stride {s} leaves output pixels that no "
                     f"kernel tap reaches; use a kernel of at least {s}"
                 )
         if self.stem_init not in ("random", "gray"):
-            raise ValueError(f"stem_init must be 'random' or 'gray', not {self.stem_init!r}")
+            raise SettingsError(f"stem_init must be 'random' or 'gray', not {self.stem_init!r}")
         if self.head not in ("convt", "smooth"):
-            raise ValueError(f"head must be 'convt' (the seed's) or 'smooth', not {self.head!r}")
+            raise SettingsError(f"head must be 'convt' (the seed's) or 'smooth', not {self.head!r}")
         if self.head == "smooth" and self.head_stride not in (4, 8):
-            raise ValueError(f"a smooth head predicts at 1/4 or 1/8 (head_stride 4 or 8), not 1/{self.head_stride}")
+            raise SettingsError(f"a smooth head predicts at 1/4 or 1/8 (head_stride 4 or 8), not 1/{self.head_stride}")
         _check_output(self)
 
 
@@ -289,7 +290,7 @@ class VGGFusion(ColorNet):
     def load_encoder_weights(self, spec: str) -> dict:
         """Load a pretrained VGG trunk (all convs but conv1_1, which the L stem replaces)."""
         if self.config.width != 1.0:
-            raise ValueError("pretrained encoder weights need width 1.0")
+            raise SettingsError("pretrained encoder weights need width 1.0")
         weights = load_encoder_weights(spec, self.config.encoder)
         sd = dict(weights.state_dict)
         w0, b0 = sd.pop("features.0.weight"), sd.pop("features.0.bias")
@@ -329,9 +330,9 @@ class LiteUNetConfig:
 
     def __post_init__(self):
         if self.encoder not in LITE_VARIANTS:
-            raise ValueError(f"encoder must be one of {sorted(LITE_VARIANTS)}, not {self.encoder!r}")
+            raise SettingsError(f"encoder must be one of {sorted(LITE_VARIANTS)}, not {self.encoder!r}")
         if len(self.decoder_channels) != 4 or min(self.decoder_channels) < 1:
-            raise ValueError("decoder_channels needs four positive widths (1/32, 1/16, 1/8, 1/4)")
+            raise SettingsError("decoder_channels needs four positive widths (1/32, 1/16, 1/8, 1/4)")
         _check_output(self)
 
 
@@ -392,7 +393,7 @@ class ResNetColorConfig:
 
     def __post_init__(self):
         if self.width < 1 or self.blocks < 0:
-            raise ValueError("width must be >= 1 and blocks >= 0")
+            raise SettingsError("width must be >= 1 and blocks >= 0")
         _check_output(self)
 
 
@@ -435,4 +436,4 @@ class ResNetColor(ColorNet):
         return self.head(self.body(l_net))  # N x C x H x W
 
     def load_encoder_weights(self, spec: str) -> dict:
-        raise ValueError("resnet_johnson has no pretrained encoder: it is trained from scratch (encoder_weights = none)")
+        raise SettingsError("resnet_johnson has no pretrained encoder: it is trained from scratch (encoder_weights = none)")

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from .errors import SettingsError
 
 GRID_STEP = 10.0  # ab bin size (Lab units)
 GRID_RANGE = 110.0  # bin centres at -110, -100, ..., 110 on each axis
@@ -93,7 +94,7 @@ def annealed_mean(logits: torch.Tensor, bins: torch.Tensor, temperature: float =
     every way (a shirt that may be red, blue or green): the network's doubt becomes gray, not a guess.
     """
     if temperature <= 0:
-        raise ValueError(f"temperature must be > 0, not {temperature}")
+        raise SettingsError(f"temperature must be > 0, not {temperature}")
     x = logits.to(torch.promote_types(logits.dtype, torch.float32))
     n, q, h, w = x.shape
     # pixels x bins (a view of channels-last logits, as the network leaves them); each softmax is
@@ -139,7 +140,7 @@ def rebalance_weights(prior: torch.Tensor, lam: float = DEFAULT_LAMBDA) -> torch
     """w ~ 1 / ((1 - lam) p + lam / Q), scaled so that sum_q p_q w_q = 1 (a pixel's expected weight
     is 1, so the loss keeps its scale). lam = 1 gives w = 1 everywhere."""
     if not 0.0 <= lam <= 1.0:
-        raise ValueError(f"rebalancing lambda must be in [0, 1], not {lam}")
+        raise SettingsError(f"rebalancing lambda must be in [0, 1], not {lam}")
     q = len(prior)
     # the smoothed prior of colors no photo has is ~1e-80: floored, so lambda = 0 stays finite
     p = prior.double().clamp(min=1e-8)
@@ -159,7 +160,7 @@ class ObjectiveConfig:
 
     def __post_init__(self):
         if self.name not in OBJECTIVES:
-            raise ValueError(f"unknown objective {self.name!r}; use one of {OBJECTIVES}")
+            raise SettingsError(f"unknown objective {self.name!r}; use one of {OBJECTIVES}")
 
 
 def downsample_ab(ab: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -224,7 +225,7 @@ def prior_from_batches(batches, bins: torch.Tensor, sigma: float = PRIOR_SIGMA) 
     for ab in batches:
         counts += bin_histogram(ab, bins.to(ab.device))
     if counts.sum() == 0:
-        raise ValueError("no pixels to estimate the ab prior from")
+        raise SettingsError("no pixels to estimate the ab prior from")
     return empirical_prior(counts, bins.cpu(), sigma)
 
 

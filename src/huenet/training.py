@@ -31,8 +31,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .errors import HuenetError, SettingsError
 from .checkpoints import CheckpointError, load_model, read_checkpoint, save_checkpoint
-from .colorize import pick_device, pick_precision
+from .runtime import pick_device, pick_precision
 from .config import TrainConfig
 from .data import (
     EpochPlan, FolderPhotos, PackedPhotos, augment, collate_photos, discover, is_pack, lab_batch, resized_crops,
@@ -45,12 +46,12 @@ from .models import ColorNet, create_model
 from .objectives import ClassificationObjective, MSEObjective, ObjectiveConfig, prior_from_batches
 
 
-class NonFiniteLossError(RuntimeError):
-    pass
+class NonFiniteLossError(HuenetError, RuntimeError):
+    """The loss went NaN or infinite; the run keeps its last good checkpoint."""
 
 
-class CheckpointWriteError(RuntimeError):
-    pass
+class CheckpointWriteError(HuenetError, RuntimeError):
+    """A checkpoint could not be written (disk full, permissions); the last good one stays."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -128,7 +129,7 @@ class FolderSource:
 def open_sources(cfg: TrainConfig) -> tuple[object, object, dict]:
     """(train source, validation source, data provenance)."""
     if not cfg.data:
-        raise ValueError("no training data: pass --data PACK_OR_FOLDER")
+        raise SettingsError("no training data: pass --data PACK_OR_FOLDER")
     stored_for_folders = cfg.size * 9 // 8  # random crops need a margin, like a 144 px pack for 128
     if is_pack(cfg.data):
         train = PackSource(PackedPhotos(cfg.data, "train", preload=cfg.preload))
@@ -161,7 +162,7 @@ def open_sources(cfg: TrainConfig) -> tuple[object, object, dict]:
         val = _val_source(cfg.val_data, stored_for_folders)
         provenance["val"] = str(cfg.val_data)
     if train.stored < cfg.size:
-        raise ValueError(f"training size {cfg.size} is larger than the pack's stored size {train.stored}")
+        raise SettingsError(f"training size {cfg.size} is larger than the pack's stored size {train.stored}")
     return train, val, provenance
 
 
@@ -257,10 +258,10 @@ def _model_config_for(cfg: TrainConfig) -> dict:
     mc = dict(cfg.model_config)
     if cfg.objective == "classification":
         if mc.get("output", "bins") != "bins":
-            raise ValueError("objective 'classification' needs a model with output = 'bins' (not 'ab')")
+            raise SettingsError("objective 'classification' needs a model with output = 'bins' (not 'ab')")
         mc["output"] = "bins"
     elif mc.get("output", "ab") != "ab":
-        raise ValueError(f"objective {cfg.objective!r} needs a model with output = 'ab'")
+        raise SettingsError(f"objective {cfg.objective!r} needs a model with output = 'ab'")
     return mc
 
 
@@ -280,7 +281,7 @@ class Trainer:
         # CPU, same validation loss; benchmarks/RESULTS.md); emulated bf16 would be slower than fp32
         self.precision = pick_precision("auto", self.device) if cfg.amp else "fp32"
         if cfg.batch_size % self.dist.world:
-            raise ValueError(f"batch size {cfg.batch_size} does not split over {self.dist.world} processes")
+            raise SettingsError(f"batch size {cfg.batch_size} does not split over {self.dist.world} processes")
         self.local_batch = cfg.batch_size // self.dist.world
         if cfg.deterministic:
             torch.use_deterministic_algorithms(True)
@@ -293,7 +294,7 @@ class Trainer:
                     src.photos.to_device(self.device)
         self.steps_per_epoch = len(self.train_src) // cfg.batch_size
         if self.steps_per_epoch < 1:
-            raise ValueError(f"{len(self.train_src)} training photos are fewer than one batch of {cfg.batch_size}")
+            raise SettingsError(f"{len(self.train_src)} training photos are fewer than one batch of {cfg.batch_size}")
 
         ObjectiveConfig(cfg.objective, cfg.rebalance_lambda)  # an unknown objective fails here, before any work
         if cfg.init_from:
@@ -322,11 +323,11 @@ class Trainer:
         cfg = self.cfg
         if cfg.objective == "mse":
             if hasattr(self.model, "ab_bins"):  # e.g. --init-from a classification checkpoint
-                raise ValueError("this model predicts bin logits (output 'bins'): train it with objective "
+                raise SettingsError("this model predicts bin logits (output 'bins'): train it with objective "
                                  "'classification', or start an 'ab' model for MSE")
             return MSEObjective(self.model.scaling)
         if not hasattr(self.model, "ab_bins"):
-            raise ValueError("objective 'classification' needs a model with output = 'bins'")
+            raise SettingsError("objective 'classification' needs a model with output = 'bins'")
         bins = self.model.ab_bins.detach().float()
         prior = self._prior_from_checkpoint
         if prior is None:  # counted once, on the training photos; saved in every checkpoint after
@@ -482,7 +483,7 @@ class Trainer:
     def _set_freeze(self) -> None:
         if not hasattr(self.model, "encoder"):  # a network without a pretrained encoder (resnet_johnson)
             if self.cfg.freeze_encoder_epochs or self.cfg.freeze_through:
-                raise ValueError(f"{self.cfg.model} has no encoder to freeze (freeze_encoder_epochs / freeze_through)")
+                raise SettingsError(f"{self.cfg.model} has no encoder to freeze (freeze_encoder_epochs / freeze_through)")
             if self._frozen is None:
                 self._frozen = 0
                 self._wrap()
@@ -492,7 +493,7 @@ class Trainer:
             frozen = len(names)  # the whole encoder
         elif self.cfg.freeze_through:
             if self.cfg.freeze_through not in names:
-                raise ValueError(f"freeze_through: no encoder layer {self.cfg.freeze_through!r} (have {names})")
+                raise SettingsError(f"freeze_through: no encoder layer {self.cfg.freeze_through!r} (have {names})")
             frozen = names.index(self.cfg.freeze_through) + 1
         else:
             frozen = 0

@@ -26,6 +26,8 @@ from typing import Iterable, Iterator
 import numpy as np
 import torch
 
+from .errors import HuenetError, MissingExtraError, SettingsError
+from .settings import DEFAULT_BATCH_SIZE, DEFAULT_STABILITY, DEFAULT_VIDEO_PRESET
 from .images import display_name
 
 VIDEO_EXTENSIONS = frozenset(".mp4 .m4v .mov .mkv .webm .avi .mpg .mpeg .ts .mts .wmv .flv .ogv .3gp".split())
@@ -45,10 +47,10 @@ STILL_IMAGE_FORMATS = ("image2", "_pipe", "gif", "apng", "webp")
 # quality: x264's CRF 18 is close to visually lossless; libvpx-vp9's scale differs (31 ~ similar)
 DEFAULT_CRF = {"h264": 18, "vp9": 31}
 ENCODERS = {"h264": "libx264", "vp9": "libvpx-vp9"}
-DEFAULT_BATCH = 8
+DEFAULT_BATCH = DEFAULT_BATCH_SIZE
 
 
-class VideoError(Exception):
+class VideoError(HuenetError):
     """A clip that cannot be used (or written); ``str()`` is one line: ``<file>: <reason>``.
     ``kind`` as for ``ImageLoadError``: ``not_video``, ``corrupt``, ``too_large``, ``unreadable``."""
 
@@ -65,7 +67,7 @@ def _av():
     try:
         import av
     except ImportError as e:
-        raise RuntimeError(f"video needs PyAV and OpenCV: pip install 'huenet[video]' ({e})") from None
+        raise MissingExtraError(f"video needs PyAV and OpenCV: pip install 'huenet[video]' ({e})") from None
     return av
 
 
@@ -73,7 +75,7 @@ def _cv2():
     try:
         import cv2
     except ImportError as e:
-        raise RuntimeError(f"temporal stability needs OpenCV: pip install 'huenet[video]' ({e})") from None
+        raise MissingExtraError(f"temporal stability needs OpenCV: pip install 'huenet[video]' ({e})") from None
     return cv2
 
 
@@ -215,7 +217,7 @@ class Stability:
     a wrong first guess fades within a few frames and new objects get their own color.
     """
 
-    strength: float = 0.9
+    strength: float = DEFAULT_STABILITY
     # forward-backward consistency (Sundaram et al.; Ruder et al.'s occlusion test, as Lai et al.
     # use it): |f + b|^2 <= fb_relative (|f|^2 + |b|^2) + fb_absolute, in working-size pixels
     fb_relative: float = 0.01
@@ -227,7 +229,7 @@ class Stability:
 
     def __post_init__(self):
         if not 0.0 <= self.strength <= 1.0:
-            raise ValueError(f"stability strength must be between 0 and 1, not {self.strength}")
+            raise SettingsError(f"stability strength must be between 0 and 1, not {self.strength}")
 
     @property
     def on(self) -> bool:
@@ -367,7 +369,7 @@ class VideoSettings:
     stability: Stability = Stability()
     codec: str | None = None  # h264 | vp9; default: the container's (VP9 for .webm, else H.264)
     crf: int | None = None  # quality: lower is better and larger; default 18 (H.264), 31 (VP9)
-    preset: str = "medium"  # x264's speed/size trade-off
+    preset: str = DEFAULT_VIDEO_PRESET  # x264's speed/size trade-off
     batch_size: int = DEFAULT_BATCH
     max_frames: int | None = None
 
@@ -417,7 +419,7 @@ def check_output(dst: str | os.PathLike, src: str | os.PathLike | None = None) -
 
 def colorize_video(
     colorizer, src: str | os.PathLike, dst: str | os.PathLike, *, stability: Stability = Stability(),
-    codec: str | None = None, crf: int | None = None, preset: str = "medium", batch_size: int = DEFAULT_BATCH,
+    codec: str | None = None, crf: int | None = None, preset: str = DEFAULT_VIDEO_PRESET, batch_size: int = DEFAULT_BATCH,
     progress: bool | None = None, size: int | None = None, temperature: float | None = None,
     restraint: float | None = None, max_frames: int | None = None,
 ) -> VideoReport:
@@ -451,7 +453,7 @@ def colorize_video_bytes(colorizer, data: bytes, *, name: str = "<upload>", ext:
 
     av = _av()
     if ext not in OUTPUT_CONTAINERS:
-        raise ValueError(f"cannot write video as {ext!r}; use one of {', '.join(sorted(OUTPUT_CONTAINERS))}")
+        raise SettingsError(f"cannot write video as {ext!r}; use one of {', '.join(sorted(OUTPUT_CONTAINERS))}")
     buf = io.BytesIO()
     fmt = {".mkv": "matroska", ".webm": "webm", ".mov": "mov"}.get(ext, "mp4")
     # (no +faststart: it reopens the output by file name; a player given the whole file does not need it)
@@ -460,7 +462,7 @@ def colorize_video_bytes(colorizer, data: bytes, *, name: str = "<upload>", ext:
 
 
 def _transcode(colorizer, src, name: str, open_output, ext: str, *, stability: Stability = Stability(),
-               codec: str | None = None, crf: int | None = None, preset: str = "medium",
+               codec: str | None = None, crf: int | None = None, preset: str = DEFAULT_VIDEO_PRESET,
                batch_size: int = DEFAULT_BATCH, progress: bool | None = None, size: int | None = None,
                temperature: float | None = None, restraint: float | None = None,
                max_frames: int | None = None, max_seconds: float | None = None,
@@ -470,12 +472,12 @@ def _transcode(colorizer, src, name: str, open_output, ext: str, *, stability: S
     av = _av()
     codec = codec or OUTPUT_CONTAINERS[ext]
     if codec not in ENCODERS:
-        raise ValueError(f"unknown video codec {codec!r}; use one of {sorted(ENCODERS)}")
+        raise SettingsError(f"unknown video codec {codec!r}; use one of {sorted(ENCODERS)}")
     if codec == "h264" and ext == ".webm":
-        raise ValueError(f"{ext}: WebM holds VP8/VP9/AV1, not H.264; use .mp4 or .mkv, or the vp9 codec")
+        raise SettingsError(f"{ext}: WebM holds VP8/VP9/AV1, not H.264; use .mp4 or .mkv, or the vp9 codec")
     crf = DEFAULT_CRF[codec] if crf is None else crf
     if not 0 <= crf <= 63:
-        raise ValueError(f"video quality (CRF) must be 0-63, not {crf}")
+        raise SettingsError(f"video quality (CRF) must be 0-63, not {crf}")
     info = clip_info(src, name)
     if max_frames is not None and info.frames > max_frames:
         raise VideoError(name, f"{info.frames} frames exceeds the limit of {max_frames}", "too_large")

@@ -11,10 +11,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .errors import HuenetError
+
 DEFAULT_WEIGHTS_NAME = "huenet-lite0-cls.safetensors"
 
 
-class NoDefaultWeightsError(FileNotFoundError):
+class NoDefaultWeightsError(HuenetError, FileNotFoundError):
     pass
 
 

@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import io
 import logging
-from dataclasses import dataclass
 from email.parser import BytesParser
 from email.policy import HTTP
 from importlib import resources
@@ -32,24 +31,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..colorize import Colorizer
-from ..images import DEFAULT_PNG_LEVEL, ImageLoadError, load_photo
+from ..hints import DEFAULT_REACH, HintError, load_json_points
+from ..images import ImageLoadError, load_photo
+from ..settings import DEFAULT_PNG_LEVEL, RESTRAINT_RANGE, TEMPERATURE_RANGE, ColorizerSettings, ServerSettings
+from ..video import Stability, VideoError, colorize_video_bytes
 
 log = logging.getLogger("huenet.web")
-
-
-@dataclass(frozen=True)
-class ServerSettings:
-    max_upload_bytes: int = 25 * 1000 * 1000  # 25 MB
-    max_pixels: int = 50_000_000  # decompression-bomb guard for uploads
-    workers: int = 1  # inference calls at a time
-    queue: int = 8  # requests allowed to wait beyond those running
-    retry_after_s: int = 2
-    min_size: int = 64
-    max_size: int = 1024
-    # short clips only: a request holds a worker for the whole clip (about 3-10 frames/s on 2 cores)
-    max_video_seconds: float = 20.0
-    max_video_frames: int = 600
-    max_video_pixels: int = 1920 * 1080  # per frame
 
 
 class ApiError(Exception):
@@ -132,8 +119,6 @@ def create_app(colorizer: Colorizer, settings: ServerSettings = ServerSettings()
 
     @app.get("/api/model")
     async def model():
-        from ..hints import DEFAULT_REACH
-
         # hint_reach: how far one hint spreads (fraction of the diagonal), drawn on the page
         return {**(model_info or {}), "hint_reach": DEFAULT_REACH}
 
@@ -174,9 +159,11 @@ def create_app(colorizer: Colorizer, settings: ServerSettings = ServerSettings()
                 "file": {"type": "string", "format": "binary"},
                 "size": {"type": "integer", "description": "working size (short side the network sees)"},
                 "temperature": {"type": "number", "description": "vividness of a classification model: "
-                                "0.05 (bold) to 2 (muted); default the model's"},
-                "restraint": {"type": "number", "description": "classification models: 0 (none) to 5; less "
-                              "color where the likely colors disagree in hue; default the model's"},
+                                f"{TEMPERATURE_RANGE[0]:g} (bold) to {TEMPERATURE_RANGE[1]:g} (muted; 1 is the "
+                                "mean of the likely colors); default the model's"},
+                "restraint": {"type": "number", "description": f"classification models: {RESTRAINT_RANGE[0]:g} "
+                              f"(none) to {RESTRAINT_RANGE[1]:g}; less color where the likely colors disagree "
+                              "in hue; default the model's"},
                 "hints": {"type": "string", "description": "color hints, JSON: "
                           '[{"x": 120, "y": 340, "color": "#c03020", "radius": 4}, '
                           '{"stroke": [[40, 300], [150, 330]], "color": "#2f6b2a", "radius": 4}] (photo pixels)'},
@@ -191,8 +178,8 @@ def create_app(colorizer: Colorizer, settings: ServerSettings = ServerSettings()
                 fmt = "jpeg"
             if fmt not in ("png", "jpeg"):
                 raise ApiError(422, "format must be png or jpeg")
-            temperature = _decode_setting(colorizer, "temperature", 0.05, 2.0, fields.get("temperature"))
-            restraint = _decode_setting(colorizer, "restraint", 0.0, 5.0, fields.get("restraint"))
+            temperature = _decode_setting(colorizer, "temperature", *TEMPERATURE_RANGE, fields.get("temperature"))
+            restraint = _decode_setting(colorizer, "restraint", *RESTRAINT_RANGE, fields.get("restraint"))
             points = _hint_points(fields.get("hints"))
             out = await anyio.to_thread.run_sync(_colorize_bytes, colorizer, data, size, fmt, settings.max_pixels,
                                                  temperature, restraint, points, limiter=limiter)
@@ -215,8 +202,8 @@ def create_app(colorizer: Colorizer, settings: ServerSettings = ServerSettings()
         async with admitted():
             data, fields, size = await upload(request)
             stability = _number(fields.get("stability"), "stability", 0, 1)
-            temperature = _decode_setting(colorizer, "temperature", 0.05, 2.0, fields.get("temperature"))
-            restraint = _decode_setting(colorizer, "restraint", 0.0, 5.0, fields.get("restraint"))
+            temperature = _decode_setting(colorizer, "temperature", *TEMPERATURE_RANGE, fields.get("temperature"))
+            restraint = _decode_setting(colorizer, "restraint", *RESTRAINT_RANGE, fields.get("restraint"))
             out = await anyio.to_thread.run_sync(_colorize_clip_bytes, colorizer, data, settings, size, stability,
                                                  temperature, restraint, limiter=limiter)
             return Response(out, media_type="video/mp4", headers={"Cache-Control": "no-store"})
@@ -240,10 +227,6 @@ def _colorize_clip_bytes(colorizer: Colorizer, data: bytes, settings: ServerSett
                          stability: float | None, temperature: float | None, restraint: float | None) -> bytes:
     """An uploaded clip, checked against the server's limits, colorized in memory into an MP4."""
     try:
-        from ..video import Stability, VideoError, colorize_video_bytes
-    except ImportError:  # pragma: no cover - the video extra is part of serve's tests
-        raise ApiError(501, "this server cannot read video (install huenet[video])") from None
-    try:
         out, _ = colorize_video_bytes(
             colorizer, data, stability=Stability() if stability is None else Stability(stability), size=size,
             temperature=temperature, restraint=restraint, max_frames=settings.max_video_frames,
@@ -266,8 +249,6 @@ def _hint_points(text: str | None) -> list:
     """The request's color hints: a JSON list of {x, y, color, radius} (photo pixels), or none."""
     if not text:
         return []
-    from ..hints import HintError, load_json_points
-
     try:  # their places are checked against the photo once it is decoded (colorize_hinted)
         return load_json_points(text)
     except HintError as e:
@@ -281,8 +262,6 @@ def _colorize_bytes(colorizer: Colorizer, data: bytes, size: int, fmt: str, max_
     except ImageLoadError as e:
         raise ApiError(_IMAGE_ERRORS.get(e.kind, 422), e.reason) from None
     if points:
-        from ..hints import HintError
-
         try:
             result = colorizer.colorize_hinted(photo, points, size=size, temperature=temperature, restraint=restraint)
         except HintError as e:  # e.g. a point outside the photo
@@ -313,12 +292,11 @@ def model_description(colorizer: Colorizer) -> dict:
     }
 
 
-def serve(model: str | None = None, host: str = "127.0.0.1", port: int = 8000, device: str = "auto",
-          size: int | None = None, settings: ServerSettings = ServerSettings(), precision: str = "auto",
-          compile: bool = False, temperature: float | None = None, restraint: float | None = None) -> None:
+def serve(settings: ColorizerSettings = ColorizerSettings(), host: str = "127.0.0.1", port: int = 8000,
+          server: ServerSettings = ServerSettings()) -> None:
+    """Load the colorizer ``settings`` describe and serve the page and the API until stopped."""
     import uvicorn
 
-    colorizer = Colorizer.load(model, size=size, device=device, precision=precision, compile=compile,
-                               temperature=temperature, restraint=restraint)
-    app = create_app(colorizer, settings, model_description(colorizer))
+    colorizer = Colorizer.load(settings)
+    app = create_app(colorizer, server, model_description(colorizer))
     uvicorn.run(app, host=host, port=port, log_level="info")
