@@ -14,7 +14,7 @@ from PIL import Image
 from huenet.checkpoints import load_model
 from huenet.data import prepare_pack
 from huenet.settings import OutputSettings
-from huenet.training import FolderSource
+from huenet.data import FolderSource
 
 from conftest import DATA, run_cli
 from corpus import make_corpus

@@ -216,3 +216,36 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> t
     model.encoder_provenance = meta.get("encoder_weights")
     model.checkpoint_meta = meta
     return model.to(device).eval(), meta
+
+
+# -- optimizer state (a training run's last.safetensors) --------------------------------------
+
+
+def optimizer_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
+    """An optimizer's state as (tensors for the checkpoint, ``optim/<param>/<name>``; JSON-able rest)."""
+    sd = opt.state_dict()
+    tensors, scalars = {}, {}
+    for pid, st in sd["state"].items():
+        for k, v in st.items():
+            if torch.is_tensor(v):
+                tensors[f"optim/{pid}/{k}"] = v
+            else:
+                scalars[f"{pid}/{k}"] = v
+    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
+
+
+def optimizer_state(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
+    """The optimizer state dict ``optimizer_tensors`` took apart, put back together."""
+    state: dict[int, dict] = {}
+    for key, v in tensors.items():
+        if key.startswith("optim/"):
+            _, pid, k = key.split("/", 2)
+            state.setdefault(int(pid), {})[k] = v
+    for key, v in meta["scalars"].items():
+        pid, k = key.split("/", 1)
+        state.setdefault(int(pid), {})[k] = v
+    groups = meta["param_groups"]
+    for g in groups:
+        if isinstance(g.get("betas"), list):
+            g["betas"] = tuple(g["betas"])
+    return {"state": state, "param_groups": groups}

@@ -14,9 +14,9 @@ from .archive.local import colorize_files
 from .checkpoints import load_model
 from .colorize import Colorizer, check_decode_settings
 from .config import TrainConfig, apply_overrides, load_recipe
-from .data import prepare_pack
+from .data import mean_ab_of_pack, prepare_pack
 from .errors import SettingsError
-from .evaluate import evaluate, format_table, mean_ab_of_pack, write_outputs
+from .evaluate import evaluate, format_table, write_outputs
 from .export import export_onnx
 from .figures import contact_sheet, gray_input, lab_split, loss_curve, save_figure, triptych
 from .hints import parse_points, parse_stroke

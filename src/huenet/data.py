@@ -19,6 +19,7 @@ import math
 import multiprocessing
 import os
 import random
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from .config import TrainConfig
 from .errors import SettingsError
 from .color import rgb_to_lab
 from .images import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, ImageLoadError, open_image
@@ -328,6 +330,113 @@ def collate_photos(items):
 
 # ---------------------------------------------------------------------------------------------
 # The augmentation plan: which photo, which crop, which flip, for every position of an epoch
+
+
+# -- training sources: packs (memory-mapped) or folders (decoded by DataLoader workers) --------
+
+
+class PackSource:
+    """Training batches from a pack (all of a split, or the ``subset`` of its positions)."""
+
+    def __init__(self, photos: PackedPhotos, subset: list[int] | None = None):
+        self.photos = photos
+        self.stored = photos.size
+        self.skipped = 0
+        self.subset = subset  # positions in the pack this source uses (None: all)
+
+    def __len__(self):
+        return len(self.photos) if self.subset is None else len(self.subset)
+
+    def batches(self, index_lists):
+        for idx in index_lists:
+            rows = idx if self.subset is None else [self.subset[i] for i in idx]
+            yield list(range(len(idx))), self.photos.batch(rows)
+
+
+class FolderSource:
+    """Training batches decoded from photo files by DataLoader workers; bad files skipped and counted."""
+
+    def __init__(self, paths, stored: int, workers: int):
+        self.dataset = FolderPhotos(paths, stored)
+        self.stored = stored
+        self.workers = workers
+        self.skipped = 0
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def batches(self, index_lists):
+        loader = torch.utils.data.DataLoader(
+            self.dataset, batch_sampler=index_lists, num_workers=self.workers, collate_fn=collate_photos,
+            persistent_workers=False,
+        )
+        for idx, (kept, u8, errors) in zip(index_lists, loader):
+            for line in errors:
+                self.skipped += 1
+                print(f"skipped {line}", file=sys.stderr)
+            pos = {int(i): k for k, i in enumerate(idx)}
+            yield [pos[i] for i in kept], u8
+
+
+def open_sources(cfg: TrainConfig) -> tuple[object, object, dict]:
+    """(train source, validation source, data provenance)."""
+    if not cfg.data:
+        raise SettingsError("no training data: pass --data PACK_OR_FOLDER")
+    stored_for_folders = cfg.size * 9 // 8  # random crops need a margin, like a 144 px pack for 128
+    if is_pack(cfg.data):
+        train = PackSource(PackedPhotos(cfg.data, "train", preload=cfg.preload))
+        index = json.loads((Path(cfg.data) / "index.json").read_text())
+        provenance = {"pack": str(cfg.data), "sources": index.get("sources"),
+                      "counts": {k: v["count"] for k, v in index["splits"].items()},
+                      # for evaluation's mean-ab baseline, so it needs no access to the pack
+                      "mean_ab": mean_ab_of_pack(cfg.data, max_photos=1000)}
+        val = None
+        if cfg.val_data is None and "val" in index["splits"]:
+            val = PackSource(PackedPhotos(cfg.data, "val", preload=cfg.preload))
+        elif cfg.val_data is None and cfg.val_fraction > 0:
+            # A pack without a val split: hold out a fixed-seed fraction of it for validation.
+            n = len(train)
+            order = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed)).tolist()
+            n_val = max(1, int(round(n * cfg.val_fraction)))
+            val = PackSource(train.photos, sorted(order[:n_val]))
+            train = PackSource(train.photos, sorted(order[n_val:]))
+            provenance["held_out_for_val"] = n_val
+    else:
+        layout, splits = discover(cfg.data)
+        if "all" in splits:
+            splits = split_paths(splits["all"], cfg.val_fraction, cfg.seed)
+        train = FolderSource(splits["train"], stored_for_folders, cfg.workers)
+        val = FolderSource(splits["val"], stored_for_folders, 0) if splits.get("val") else None
+        provenance = {"folder": str(cfg.data), "layout": layout, "counts": {k: len(v) for k, v in splits.items()}}
+    if cfg.val_data is not None:
+        val = _val_source(cfg.val_data, stored_for_folders)
+        provenance["val"] = str(cfg.val_data)
+    if train.stored < cfg.size:
+        raise SettingsError(f"training size {cfg.size} is larger than the pack's stored size {train.stored}")
+    return train, val, provenance
+
+
+def _val_source(path: str, stored: int):
+    """A separate validation set: a pack's val split (else its train split), or a folder."""
+    if is_pack(path):
+        splits = json.loads((Path(path) / "index.json").read_text())["splits"]
+        return PackSource(PackedPhotos(path, "val" if "val" in splits else "train"))
+    splits = discover(path)[1]
+    return FolderSource(splits.get("val") or splits.get("all") or [], stored, 0)
+
+
+def mean_ab_of_pack(pack: str | os.PathLike, max_photos: int = 2000) -> tuple[float, float]:
+    """Mean a and b over the pixels of (up to ``max_photos`` evenly spaced) training photos."""
+    photos = PackedPhotos(pack, "train")
+    idx = np.linspace(0, len(photos) - 1, min(len(photos), max_photos)).astype(int)
+    total, count = torch.zeros(2, dtype=torch.float64), 0
+    for start in range(0, len(idx), 64):
+        rgb = photos.batch(idx[start:start + 64]).float().div(255)
+        ab = rgb_to_lab(rgb)[:, 1:]
+        total += ab.double().sum(dim=(0, 2, 3))
+        count += ab[:, 0].numel()
+    a, b = (total / count).tolist()
+    return a, b
 
 
 @dataclass

@@ -39,22 +39,6 @@ def _lab(u8: np.ndarray) -> torch.Tensor:
     return rgb_to_lab(torch.tensor(u8).permute(2, 0, 1).float().div(255)[None])[0]
 
 
-def mean_ab_of_pack(pack: str | os.PathLike, max_photos: int = 2000) -> tuple[float, float]:
-    """Mean a and b over the pixels of (up to ``max_photos`` evenly spaced) training photos."""
-    from .data import PackedPhotos
-
-    photos = PackedPhotos(pack, "train")
-    idx = np.linspace(0, len(photos) - 1, min(len(photos), max_photos)).astype(int)
-    total, count = torch.zeros(2, dtype=torch.float64), 0
-    for start in range(0, len(idx), 64):
-        rgb = photos.batch(idx[start:start + 64]).float().div(255)
-        ab = rgb_to_lab(rgb)[:, 1:]
-        total += ab.double().sum(dim=(0, 2, 3))
-        count += ab[:, 0].numel()
-    a, b = (total / count).tolist()
-    return a, b
-
-
 @dataclass
 class Evaluation:
     protocol: str

@@ -32,13 +32,10 @@ import torch
 from torch import nn
 
 from .errors import HuenetError, SettingsError
-from .checkpoints import CheckpointError, load_model, read_checkpoint, save_checkpoint
+from .checkpoints import CheckpointError, load_model, optimizer_state, optimizer_tensors, read_checkpoint, save_checkpoint
 from .runtime import pick_device, pick_precision
 from .config import TrainConfig
-from .data import (
-    EpochPlan, FolderPhotos, PackedPhotos, augment, collate_photos, discover, is_pack, lab_batch, resized_crops,
-    split_paths,
-)
+from .data import EpochPlan, PackSource, augment, lab_batch, open_sources, resized_crops
 from .figures import contact_sheet, triptych
 from .images import pil_from_rgb, save_image
 from .color import lab_to_rgb
@@ -81,130 +78,6 @@ def init_distributed(device_kind: str) -> Dist:
     backend = "nccl" if device_kind == "cuda" else "gloo"
     dist.init_process_group(backend=backend)
     return Dist(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
-
-
-# ---------------------------------------------------------------------------------------------
-# Data sources: packs (memory-mapped) or folders (decoded by DataLoader workers)
-
-
-class PackSource:
-    def __init__(self, photos: PackedPhotos, subset: list[int] | None = None):
-        self.photos = photos
-        self.stored = photos.size
-        self.skipped = 0
-        self.subset = subset  # positions in the pack this source uses (None: all)
-
-    def __len__(self):
-        return len(self.photos) if self.subset is None else len(self.subset)
-
-    def batches(self, index_lists):
-        for idx in index_lists:
-            rows = idx if self.subset is None else [self.subset[i] for i in idx]
-            yield list(range(len(idx))), self.photos.batch(rows)
-
-
-class FolderSource:
-    def __init__(self, paths, stored: int, workers: int):
-        self.dataset = FolderPhotos(paths, stored)
-        self.stored = stored
-        self.workers = workers
-        self.skipped = 0
-
-    def __len__(self):
-        return len(self.dataset)
-
-    def batches(self, index_lists):
-        loader = torch.utils.data.DataLoader(
-            self.dataset, batch_sampler=index_lists, num_workers=self.workers, collate_fn=collate_photos,
-            persistent_workers=False,
-        )
-        for idx, (kept, u8, errors) in zip(index_lists, loader):
-            for line in errors:
-                self.skipped += 1
-                print(f"skipped {line}", file=sys.stderr)
-            pos = {int(i): k for k, i in enumerate(idx)}
-            yield [pos[i] for i in kept], u8
-
-
-def open_sources(cfg: TrainConfig) -> tuple[object, object, dict]:
-    """(train source, validation source, data provenance)."""
-    if not cfg.data:
-        raise SettingsError("no training data: pass --data PACK_OR_FOLDER")
-    stored_for_folders = cfg.size * 9 // 8  # random crops need a margin, like a 144 px pack for 128
-    if is_pack(cfg.data):
-        train = PackSource(PackedPhotos(cfg.data, "train", preload=cfg.preload))
-        index = json.loads((Path(cfg.data) / "index.json").read_text())
-        from .evaluate import mean_ab_of_pack
-
-        provenance = {"pack": str(cfg.data), "sources": index.get("sources"),
-                      "counts": {k: v["count"] for k, v in index["splits"].items()},
-                      # for evaluation's mean-ab baseline, so it needs no access to the pack
-                      "mean_ab": mean_ab_of_pack(cfg.data, max_photos=1000)}
-        val = None
-        if cfg.val_data is None and "val" in index["splits"]:
-            val = PackSource(PackedPhotos(cfg.data, "val", preload=cfg.preload))
-        elif cfg.val_data is None and cfg.val_fraction > 0:
-            # A pack without a val split: hold out a fixed-seed fraction of it for validation.
-            n = len(train)
-            order = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed)).tolist()
-            n_val = max(1, int(round(n * cfg.val_fraction)))
-            val = PackSource(train.photos, sorted(order[:n_val]))
-            train = PackSource(train.photos, sorted(order[n_val:]))
-            provenance["held_out_for_val"] = n_val
-    else:
-        layout, splits = discover(cfg.data)
-        if "all" in splits:
-            splits = split_paths(splits["all"], cfg.val_fraction, cfg.seed)
-        train = FolderSource(splits["train"], stored_for_folders, cfg.workers)
-        val = FolderSource(splits["val"], stored_for_folders, 0) if splits.get("val") else None
-        provenance = {"folder": str(cfg.data), "layout": layout, "counts": {k: len(v) for k, v in splits.items()}}
-    if cfg.val_data is not None:
-        val = _val_source(cfg.val_data, stored_for_folders)
-        provenance["val"] = str(cfg.val_data)
-    if train.stored < cfg.size:
-        raise SettingsError(f"training size {cfg.size} is larger than the pack's stored size {train.stored}")
-    return train, val, provenance
-
-
-def _val_source(path: str, stored: int):
-    """A separate validation set: a pack's val split (else its train split), or a folder."""
-    if is_pack(path):
-        splits = json.loads((Path(path) / "index.json").read_text())["splits"]
-        return PackSource(PackedPhotos(path, "val" if "val" in splits else "train"))
-    splits = discover(path)[1]
-    return FolderSource(splits.get("val") or splits.get("all") or [], stored, 0)
-
-
-# ---------------------------------------------------------------------------------------------
-# Checkpoints with optimizer state
-
-
-def _optimizer_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
-    sd = opt.state_dict()
-    tensors, scalars = {}, {}
-    for pid, st in sd["state"].items():
-        for k, v in st.items():
-            if torch.is_tensor(v):
-                tensors[f"optim/{pid}/{k}"] = v
-            else:
-                scalars[f"{pid}/{k}"] = v
-    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
-
-
-def _optimizer_state(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
-    state: dict[int, dict] = {}
-    for key, v in tensors.items():
-        if key.startswith("optim/"):
-            _, pid, k = key.split("/", 2)
-            state.setdefault(int(pid), {})[k] = v
-    for key, v in meta["scalars"].items():
-        pid, k = key.split("/", 1)
-        state.setdefault(int(pid), {})[k] = v
-    groups = meta["param_groups"]
-    for g in groups:
-        if isinstance(g.get("betas"), list):
-            g["betas"] = tuple(g["betas"])
-    return {"state": state, "param_groups": groups}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -265,6 +138,26 @@ def _model_config_for(cfg: TrainConfig) -> dict:
     return mc
 
 
+class _LossWindow:
+    """The train loss and photo count since the last train row, and the time they took."""
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self) -> None:
+        self.loss, self.n, self.t0 = 0.0, 0, time.perf_counter()
+
+    def add(self, loss: float, n: int) -> None:
+        self.loss += loss * n
+        self.n += n
+
+    def mean(self) -> float:
+        return self.loss / self.n
+
+    def seconds(self) -> float:
+        return time.perf_counter() - self.t0
+
+
 class Trainer:
     def __init__(self, cfg: TrainConfig, resume: bool = False):
         self.cfg = cfg
@@ -315,6 +208,8 @@ class Trainer:
         self._frozen: int | None = None  # how many encoder layers are frozen now
         self._wrapped: nn.Module = _RawOutput(self.model)
         self._prior_from_checkpoint: torch.Tensor | None = None
+        self._t_start = time.perf_counter()  # reset by fit(): the time limit counts from there
+        self.tb = None
         if resume:
             self._load_last()
         self.objective = self._make_objective()
@@ -356,7 +251,7 @@ class Trainer:
         self.model.load_state_dict(state)
         self.model.encoder_provenance = meta.get("encoder_weights")
         t = meta["train_state"]
-        self.optimizer.load_state_dict(_optimizer_state(tensors, t["optimizer"]))
+        self.optimizer.load_state_dict(optimizer_state(tensors, t["optimizer"]))
         self.scheduler.load_state_dict(t["scheduler"])
         self.epoch, self.step, self.step_in_epoch = t["epoch"], t["step"], t["step_in_epoch"]
         self.best_val = t["best_val"] if t["best_val"] is not None else math.inf
@@ -374,7 +269,7 @@ class Trainer:
         }
 
     def save_last(self) -> Path:
-        tensors, opt_meta = _optimizer_tensors(self.optimizer)
+        tensors, opt_meta = optimizer_tensors(self.optimizer)
         tensors["rng/torch"] = torch.get_rng_state()
         tensors.update(self.objective.state()[0])
         meta = self._meta()
@@ -549,6 +444,9 @@ class Trainer:
         return self.run_dir
 
     def _run_epoch(self, bar, stop, total_steps: int) -> bool:
+        """The epoch (or what is left of it after a resume): ``_train_step`` on each batch, then
+        the after-step hooks (``_after_step``); returns whether the run stops here (Ctrl-C,
+        SIGTERM, or the time limit), with its 'last' checkpoint saved either way."""
         cfg = self.cfg
         B, b, r = cfg.batch_size, self.local_batch, self.dist.rank
         plan = EpochPlan.make(len(self.train_src), self.train_src.stored, cfg.size, cfg.seed, self.epoch,
@@ -557,67 +455,28 @@ class Trainer:
         last = min(self.steps_per_epoch, first + total_steps - self.step)
         positions = [torch.arange(s * B + r * b, s * B + (r + 1) * b) for s in range(first, last)]
         index_lists = [plan.order[p].tolist() for p in positions]
-        window_loss, window_n, t0 = 0.0, 0, time.perf_counter()
+        window = _LossWindow()
+        halt = None
         for pos, (kept, u8) in zip(positions, self.train_src.batches(index_lists)):
             if u8 is not None:
-                p = pos[kept]
-                if plan.boxes is None:
-                    rgb = augment(u8, plan.top[p], plan.left[p], plan.flip[p], cfg.size)
-                    rgb = rgb.to(self.device, non_blocking=True)
-                else:  # resampled where the batch is (the GPU, with a preloaded pack)
-                    size = int(plan.sizes[self.step_in_epoch])
-                    rgb = resized_crops(u8.to(self.device, non_blocking=True), plan.boxes[p], plan.flip[p], size)
-                L, ab = lab_batch(rgb)
-                with self._autocast():
-                    raw = self._wrapped(self._layout(L))
-                loss = self.objective.loss(raw, ab)
-                if not torch.isfinite(loss):
-                    last_ckpt = self.ckpt_dir / "last.safetensors"
-                    where = f"last good checkpoint: {last_ckpt}" if last_ckpt.exists() else "no checkpoint was saved yet"
-                    raise NonFiniteLossError(
-                        f"loss became {loss.item()} at step {self.step + 1} (epoch {self.epoch + 1}); "
-                        f"training stopped; {where}"
-                    )
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                self.optimizer.step()
-                window_loss += loss.item() * len(kept)
-                window_n += len(kept)
+                window.add(self._train_step(plan, pos[kept], u8), len(kept))
             self.step += 1
             self.step_in_epoch += 1
             bar.update(1)
-            if self.step % cfg.log_every == 0 and window_n:
-                dt = time.perf_counter() - t0
-                ips = window_n * self.dist.world / dt
-                row = {"step": self.step, "epoch": self.epoch + self.step_in_epoch / self.steps_per_epoch,
-                       "lr": self.optimizer.param_groups[0]["lr"], "train_loss": window_loss / window_n,
-                       "images_per_s": ips}
-                self._log(row)
-                bar.set_postfix(loss=f"{row['train_loss']:.5f}", img_s=f"{ips:.1f}")
-                window_loss, window_n, t0 = 0.0, 0, time.perf_counter()
-            if cfg.val_every and self.step % cfg.val_every == 0 and self.step_in_epoch < self.steps_per_epoch:
-                self._validate_and_keep_best()
-            if cfg.save_every and self.step % cfg.save_every == 0 and self.dist.main:
-                self.save_last()
-            out_of_time = bool(cfg.time_limit_min) and time.perf_counter() - self._t_start > cfg.time_limit_min * 60
-            if self.dist.enabled and cfg.time_limit_min:  # every rank stops at the same step
-                flag = torch.tensor([float(out_of_time)], device=self.device)
-                torch.distributed.all_reduce(flag)
-                out_of_time = bool(flag.item())
-            if out_of_time and not stop.requested and self.step_in_epoch >= self.steps_per_epoch:
-                self._out_of_time = True  # the epoch is complete: finish it as usual below, then stop
+            halt = self._after_step(bar, window, stop)
+            if halt:
                 break
-            if stop.requested or out_of_time:
-                if out_of_time:
-                    self._validate_and_keep_best()
-                if self.dist.main:
-                    path = self.save_last()
-                    why = f"time limit of {cfg.time_limit_min:g} min reached" if out_of_time else "stopped"
-                    print(f"\n{why} at step {self.step}; saved {path}; continue with --resume {self.run_dir}",
-                          file=sys.stderr)
-                return True
-        if self.step_in_epoch >= self.steps_per_epoch:
-            # end of the epoch: the scheduler counts epochs
+        epoch_done = self.step_in_epoch >= self.steps_per_epoch
+        if halt == "stopped" or (halt == "time" and not epoch_done):
+            if halt == "time":
+                self._validate_and_keep_best()
+            if self.dist.main:
+                path = self.save_last()
+                why = f"time limit of {cfg.time_limit_min:g} min reached" if halt == "time" else "stopped"
+                print(f"\n{why} at step {self.step}; saved {path}; continue with --resume {self.run_dir}",
+                      file=sys.stderr)
+            return True
+        if epoch_done:  # the scheduler counts epochs
             self.epoch += 1
             self.step_in_epoch = 0
             self.scheduler.step()
@@ -626,10 +485,58 @@ class Trainer:
                 self.sample_sheet()
         if self.dist.main:
             self.save_last()
-        if getattr(self, "_out_of_time", False) and self.dist.main:
-            print(f"\ntime limit of {cfg.time_limit_min:g} min reached at step {self.step}; "
-                  f"continue with --resume {self.run_dir}", file=sys.stderr)
-        return getattr(self, "_out_of_time", False)
+            if halt == "time":  # the time ran out on the epoch's last step: it was finished as usual
+                print(f"\ntime limit of {cfg.time_limit_min:g} min reached at step {self.step}; "
+                      f"continue with --resume {self.run_dir}", file=sys.stderr)
+        return halt is not None
+
+    def _train_step(self, plan: EpochPlan, p: torch.Tensor, u8: torch.Tensor) -> float:
+        """One optimizer step on the photos ``u8`` (at positions ``p`` of the epoch's plan);
+        returns the batch's loss. A loss that is not finite stops the run (the last good
+        checkpoint stays)."""
+        cfg = self.cfg
+        if plan.boxes is None:
+            rgb = augment(u8, plan.top[p], plan.left[p], plan.flip[p], cfg.size)
+            rgb = rgb.to(self.device, non_blocking=True)
+        else:  # resampled where the batch is (the GPU, with a preloaded pack)
+            size = int(plan.sizes[self.step_in_epoch])
+            rgb = resized_crops(u8.to(self.device, non_blocking=True), plan.boxes[p], plan.flip[p], size)
+        L, ab = lab_batch(rgb)
+        with self._autocast():
+            raw = self._wrapped(self._layout(L))
+        loss = self.objective.loss(raw, ab)
+        if not torch.isfinite(loss):
+            last_ckpt = self.ckpt_dir / "last.safetensors"
+            where = f"last good checkpoint: {last_ckpt}" if last_ckpt.exists() else "no checkpoint was saved yet"
+            raise NonFiniteLossError(f"loss became {loss.item()} at step {self.step + 1} (epoch {self.epoch + 1}); "
+                                     f"training stopped; {where}")
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return loss.item()
+
+    def _after_step(self, bar, window: "_LossWindow", stop: "_StopFlag") -> str | None:
+        """The hooks after each step: the train row every ``log_every`` steps, validation every
+        ``val_every``, the 'last' checkpoint every ``save_every``; returns ``"stopped"``,
+        ``"time"`` (the time limit) or None."""
+        cfg = self.cfg
+        if self.step % cfg.log_every == 0 and window.n:
+            ips = window.n * self.dist.world / window.seconds()
+            row = {"step": self.step, "epoch": self.epoch + self.step_in_epoch / self.steps_per_epoch,
+                   "lr": self.optimizer.param_groups[0]["lr"], "train_loss": window.mean(), "images_per_s": ips}
+            self._log(row)
+            bar.set_postfix(loss=f"{row['train_loss']:.5f}", img_s=f"{ips:.1f}")
+            window.reset()
+        if cfg.val_every and self.step % cfg.val_every == 0 and self.step_in_epoch < self.steps_per_epoch:
+            self._validate_and_keep_best()
+        if cfg.save_every and self.step % cfg.save_every == 0 and self.dist.main:
+            self.save_last()
+        out_of_time = bool(cfg.time_limit_min) and time.perf_counter() - self._t_start > cfg.time_limit_min * 60
+        if self.dist.enabled and cfg.time_limit_min:  # every rank stops at the same step
+            flag = torch.tensor([float(out_of_time)], device=self.device)
+            torch.distributed.all_reduce(flag)
+            out_of_time = bool(flag.item())
+        return "stopped" if stop.requested else "time" if out_of_time else None
 
     def _validate_and_keep_best(self) -> None:
         if not self.dist.main:
