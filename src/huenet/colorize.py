@@ -25,6 +25,8 @@ from PIL import Image
 
 from .borders import frame_box
 from .color import lab_to_rgb_keep_lightness, lab_to_srgb_u8, lightness_of
+from . import fused, video
+from . import hints as H
 from .errors import SettingsError
 from .images import (
     DEFAULT_MAX_PIXELS, Photo, image_from_rgbx, load_photo, photo_from_pil, pil_from_u8, tensor_view, working_size,
@@ -129,8 +131,6 @@ class Colorizer:
             return False
         if self.fused:
             return True
-        from . import fused
-
         return px.shape[-2] * px.shape[-1] >= FUSED_MIN_PIXELS and fused.available()
 
     @property
@@ -273,8 +273,6 @@ class Colorizer:
         same size and lightness."""
         if as_uint8 and rgb.dtype == torch.uint8 and self._use_fused(rgb):
             # 8-bit pixels straight to 8-bit output: no full-resolution L (fused.py)
-            from . import fused
-
             return fused.srgb_u8_from_pixels(rgb, self._ab_from_pixels(rgb, size, temperature, restraint))
         L = self.lightness(rgb.to(self.device))
         ab = self.predict_ab_small(L, size, temperature, restraint)
@@ -284,8 +282,6 @@ class Colorizer:
                         restraint: float | None) -> torch.Tensor:
         """The network's ab for 8-bit pixels (either layout ``fused`` takes), from L at the working
         size computed straight from the pixels (no full-resolution L)."""
-        from . import fused
-
         h, w = fused.pixel_size(px)
         small = fused.working_lightness_u8(px, working_size(h, w, size or self.size))
         others = [fused.working_lightness_u8(px, working_size(h, w, s)) for s in self.scale_sizes(size)]
@@ -322,9 +318,7 @@ class Colorizer:
         large photos, in one fused pass per pixel (``fused.py``; the same codes up to float rounding)."""
         n, _, h, w = L.shape
         if self._use_fused(L):
-            from .fused import fused_srgb_u8
-
-            return fused_srgb_u8(L, ab_small)
+            return fused.fused_srgb_u8(L, ab_small)
         out = torch.empty(n, h, w, 3, dtype=torch.uint8, device=L.device)
         for r0, r1, L_rows, ab_rows in self._band_inputs(L, ab_small):
             out[:, r0:r1] = lab_to_srgb_u8(L_rows, ab_rows).permute(0, 2, 3, 1)
@@ -373,8 +367,6 @@ class Colorizer:
         pixels read where Pillow decoded them (``photo.storage``, when it could be viewed), the
         output written in the RGBX layout Pillow keeps RGB images in and handed to Pillow as it is
         (``images.image_from_rgbx``): 12 MP, 25 ms less than copying in and out (RESULTS.md)."""
-        from . import fused
-
         px = (photo.storage if photo.storage is not None else photo.pixels)[None]
         rgbx = fused.rgbx_from_pixels(px, self._ab_from_pixels(px, size, temperature, restraint))[0]
         return image_from_rgbx(rgbx) if photo.alpha is None else pil_from_u8(rgbx[..., :3], photo.alpha)
@@ -401,8 +393,6 @@ class Colorizer:
         hint spreads (fraction of the diagonal; default ``hints.DEFAULT_REACH``), ``sigma`` how much a
         lightness step stops it (L units; default ``hints.DEFAULT_SIGMA``, 0: Levin's adaptive one); ``prior=0`` ignores
         the network (the hints alone fill the photo)."""
-        from . import hints as H
-
         points = [h if isinstance(h, H.Point) else H.parse_point(str(h)) for h in hints]
         px = tensor_view(photo.pixels).permute(2, 0, 1)[None]
         height, width = px.shape[-2:]
@@ -430,9 +420,7 @@ class Colorizer:
         """Colorize a clip into ``dst`` (.mp4, .mov, .m4v, .mkv, .webm), frames streamed, color
         carried along the motion (``stability=video.Stability(strength)``; 0 turns it off), audio
         copied unchanged; returns a ``video.VideoReport``. Options: see ``video.colorize_video``."""
-        from .video import colorize_video
-
-        return colorize_video(self, src, dst, **options)
+        return video.colorize_video(self, src, dst, **options)
 
     def colorize_file(self, path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
         return self.colorize_photos([load_photo(path, max_pixels=max_pixels)])[0]

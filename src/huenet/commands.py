@@ -11,6 +11,8 @@ from pathlib import Path
 import torch
 
 from .archive.local import colorize_files
+from .archive.ray import colorize_with_ray
+from .archive.stages import Item, decode, write
 from .checkpoints import load_model
 from .colorize import Colorizer, check_decode_settings
 from .config import TrainConfig, apply_overrides, load_recipe
@@ -26,7 +28,8 @@ from .onnx_backend import compare_backends
 from .runtime import pick_device, pick_precision
 from .settings import DEFAULT_WORKING_SIZE, ColorizerSettings, OutputSettings, ServerSettings
 from .training import resume, train
-from .video import Stability, VideoSettings, is_video_path
+from .video import Stability, VideoSettings
+from .video_io import is_video_path
 from .video_eval import evaluate_videos, format_video_table, write_video_outputs
 from .weights import default_weights_path
 
@@ -68,8 +71,6 @@ def cmd_colorize(args: argparse.Namespace) -> int:
     if _hinted(args):
         return _colorize_with_hints(args, settings, output)
     if args.engine == "ray":
-        from .archive.ray import colorize_with_ray  # the optional extra huenet[ray]
-
         report = colorize_with_ray(settings, args.inputs, args.output, output, address=args.address,
                                    actors=args.actors, retry_failed=args.retry_failed,
                                    gpus_per_actor=1.0 if args.device == "cuda" else 0.0)
@@ -93,8 +94,6 @@ def _video_settings(args: argparse.Namespace) -> VideoSettings:
 
 def _colorize_with_hints(args: argparse.Namespace, settings: ColorizerSettings, output: OutputSettings) -> int:
     """One photo, one output, with the user's color hints (parsed and checked before any work)."""
-    from .archive.stages import Item, decode, write
-
     points = parse_points(args.hint or [])
     for stroke in args.stroke or []:
         points += parse_stroke(stroke)

@@ -27,6 +27,7 @@ from typing import Sequence
 
 import numpy as np
 import torch
+from tqdm import tqdm
 import torch.nn.functional as F
 from PIL import Image
 
@@ -180,8 +181,6 @@ def prepare_pack(
     """Pack photos for training (see the module docstring). Splits come from the layout when it
     has them; ``val_fraction`` makes a fixed-seed split of photos that have none (or of all,
     if the layout has no val split). Files identical in content are kept once."""
-    from tqdm import tqdm
-
     by_split: dict[str, list[Path]] = {}
     layouts = []
     for src in sources:

@@ -18,8 +18,10 @@ from typing import Sequence
 
 import numpy as np
 import torch
+from tqdm import tqdm
 from PIL import Image
 
+from .figures import contact_sheet, save_figure, triptych
 from .errors import SettingsError
 from .color import lab_to_rgb, rgb_to_lab
 from .colorize import Colorizer
@@ -161,8 +163,6 @@ def evaluate(
 
     Returns the evaluation and, for the report, the best and worst ``keep_images`` photos of the
     model by AuC as (name, gray, predicted, original) images."""
-    from tqdm import tqdm
-
     if protocol not in PROTOCOLS:
         raise SettingsError(f"unknown protocol {protocol!r}; use one of {sorted(PROTOCOLS)}")
     log = log or sys.stderr
@@ -245,8 +245,6 @@ def source_table(summary: dict) -> str:
 
 def write_outputs(ev: Evaluation, extremes: dict, out: str | os.PathLike, model_name: str = "") -> dict:
     """metrics.csv (per image and method), summary.json, report.md with best/worst triptychs."""
-    from .figures import contact_sheet, save_figure, triptych
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     summary = ev.summary()

@@ -28,6 +28,7 @@ import threading
 import numpy as np
 import torch
 import torch.nn.functional as F
+from .color import _u8_tables
 from .errors import MissingExtraError
 
 _LOCK = threading.Lock()
@@ -52,8 +53,6 @@ def _kernels():
 def _tables() -> tuple[np.ndarray, np.ndarray]:
     """(fy of each 8-bit gray code, the XYZ/white -> linear RGB matrix), float32: the tensor
     path's own tables (``color._u8_tables``)."""
-    from .color import _u8_tables
-
     _, l_gray, m = _u8_tables(torch.device("cpu"))
     return ((l_gray + 16.0) / 116.0).numpy(), m.float().numpy().copy()
 

@@ -26,6 +26,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
+from .color import rgb_to_lab
 from .errors import MissingExtraError, SettingsError
 
 MAX_HINTS = 20_000  # points per photo (a stroke counts the points along it); a hint image counts as none
@@ -133,8 +134,6 @@ class HintMap:
 
 def _rgb_to_ab(rgb: np.ndarray) -> np.ndarray:
     """``K x 3`` uint8 sRGB -> ``K x 2`` ab."""
-    from .color import rgb_to_lab
-
     t = torch.from_numpy(rgb.astype(np.float32) / 255.0).T.reshape(3, -1, 1)
     return rgb_to_lab(t)[1:].reshape(2, -1).T.numpy()
 

@@ -19,6 +19,7 @@ from .color import LabScaling
 from .efficientnet import VARIANTS as LITE_VARIANTS
 from .efficientnet import EfficientNetLite, load_lite_weights
 from .encoders import VGGEncoder, gray_stem_from_rgb, load_encoder_weights
+from .objectives import DEFAULT_TEMPERATURE, annealed_mean, gamut_bins
 
 _REGISTRY: dict[str, tuple[type, Callable[..., "ColorNet"]]] = {}
 
@@ -84,7 +85,6 @@ class ColorNet(nn.Module):
         self.scaling = scaling
         output = getattr(config, "output", "ab")
         if output == "bins":
-            from .objectives import DEFAULT_TEMPERATURE
 
             q = config.num_bins
             self.register_buffer("ab_bins", torch.zeros(q, 2))  # bin centres, filled by _init_bins
@@ -97,7 +97,6 @@ class ColorNet(nn.Module):
 
     def _init_bins(self) -> None:
         if hasattr(self, "ab_bins") and not self.ab_bins.is_meta:
-            from .objectives import gamut_bins
 
             self.ab_bins.copy_(gamut_bins())
 
@@ -119,7 +118,6 @@ class ColorNet(nn.Module):
     def decode(self, raw: torch.Tensor, temperature: float | None = None, restraint: float | None = None) -> torch.Tensor:
         """Raw head output -> ab in Lab units, at the head's resolution."""
         if hasattr(self, "ab_bins"):
-            from .objectives import annealed_mean
 
             return annealed_mean(raw, self.ab_bins, self.temperature if temperature is None else temperature,
                                  self.restraint if restraint is None else restraint)
@@ -169,7 +167,6 @@ class ColorNet(nn.Module):
 def _with_bins(config):
     """A config whose ``output`` is ``bins`` gets ``num_bins`` filled in (recorded in checkpoints)."""
     if getattr(config, "output", "ab") == "bins" and config.num_bins is None:
-        from .objectives import gamut_bins
 
         config = dataclasses.replace(config, num_bins=len(gamut_bins()))
     return config

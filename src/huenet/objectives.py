@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from .color import rgb_to_lab
 from .errors import SettingsError
 
 GRID_STEP = 10.0  # ab bin size (Lab units)
@@ -51,8 +52,6 @@ def gamut_bins(step: float = GRID_STEP) -> torch.Tensor:
     reaches (they give no rule), so a network would spend outputs on colors it never sees.
     Takes ~0.7 s on a CPU once per process; a checkpoint stores its bins, so loading one never does.
     """
-    from .color import rgb_to_lab
-
     n = int(round(GRID_RANGE / step))
     seen = torch.zeros(2 * n + 1, 2 * n + 1, dtype=torch.bool, device="cpu")
     v = torch.arange(256, dtype=torch.float32, device="cpu") / 255

@@ -29,12 +29,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from tqdm import tqdm
 from torch import nn
 
 from .errors import HuenetError, SettingsError
 from .checkpoints import CheckpointError, load_model, optimizer_state, optimizer_tensors, read_checkpoint, save_checkpoint
 from .runtime import pick_device, pick_precision
-from .config import TrainConfig
+from .config import TrainConfig, apply_overrides
 from .data import EpochPlan, PackSource, augment, lab_batch, open_sources, resized_crops
 from .figures import contact_sheet, triptych
 from .images import pil_from_rgb, save_image
@@ -422,8 +423,6 @@ class Trainer:
         total_steps = cfg.epochs * self.steps_per_epoch
         if cfg.max_steps:
             total_steps = min(total_steps, cfg.max_steps)
-        from tqdm import tqdm
-
         bar = tqdm(total=total_steps, initial=self.step, unit="step", dynamic_ncols=True,
                    disable=not (cfg.progress and self.dist.main))
         self.model.train()
@@ -568,8 +567,6 @@ def train(cfg: TrainConfig) -> Path:
 
 def resume(run_dir: str | os.PathLike, **overrides) -> Path:
     """Continue a run from ``RUN/checkpoints/last.safetensors`` with its saved config."""
-    from .config import apply_overrides
-
     run_dir = Path(run_dir)
     cfg_path = run_dir / "config.json"
     if not cfg_path.is_file():

@@ -19,56 +19,23 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field, fields
-from fractions import Fraction
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Protocol
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
-from .errors import HuenetError, MissingExtraError, SettingsError
+from .errors import MissingExtraError, SettingsError
 from .settings import DEFAULT_BATCH_SIZE, DEFAULT_STABILITY, DEFAULT_VIDEO_PRESET
 from .images import display_name
+from .video_io import (
+    DEFAULT_CRF, ENCODERS, OUTPUT_CONTAINERS, VIDEO_EXTENSIONS, ClipInfo, VideoError, audio_flush, audio_packet,
+    audio_streams, av_module, check_output, clip_info, colorspace_code, ff_reason, frame_step, is_video_path, open_clip,
+    output_path_for_video, read_frames, temp_path, video_stream,
+)
 
-VIDEO_EXTENSIONS = frozenset(".mp4 .m4v .mov .mkv .webm .avi .mpg .mpeg .ts .mts .wmv .flv .ogv .3gp".split())
-# containers we write, and the video encoder each gets by default
-OUTPUT_CONTAINERS = {".mp4": "h264", ".m4v": "h264", ".mov": "h264", ".mkv": "h264", ".webm": "vp9"}
-# audio codecs each output container holds as they are (copied packet for packet); others are re-encoded
-AUDIO_COPYABLE = {
-    ".mp4": {"aac", "mp3", "opus", "alac", "ac3", "eac3", "flac"},
-    ".m4v": {"aac", "mp3", "opus", "alac", "ac3", "eac3", "flac"},
-    ".mov": {"aac", "mp3", "opus", "alac", "ac3", "eac3", "flac", "pcm_s16le", "pcm_s24le", "pcm_f32le"},
-    ".webm": {"vorbis", "opus"},
-    ".mkv": None,  # Matroska holds any codec
-}
-AUDIO_FALLBACK = {".mp4": "aac", ".m4v": "aac", ".mov": "aac", ".webm": "libopus", ".mkv": "aac"}
-# the formats FFmpeg opens still images with: a JPEG renamed .mp4 is not a clip
-STILL_IMAGE_FORMATS = ("image2", "_pipe", "gif", "apng", "webp")
-# quality: x264's CRF 18 is close to visually lossless; libvpx-vp9's scale differs (31 ~ similar)
-DEFAULT_CRF = {"h264": 18, "vp9": 31}
-ENCODERS = {"h264": "libx264", "vp9": "libvpx-vp9"}
 DEFAULT_BATCH = DEFAULT_BATCH_SIZE
-
-
-class VideoError(HuenetError):
-    """A clip that cannot be used (or written); ``str()`` is one line: ``<file>: <reason>``.
-    ``kind`` as for ``ImageLoadError``: ``not_video``, ``corrupt``, ``too_large``, ``unreadable``."""
-
-    def __init__(self, source: str, reason: str, kind: str = "corrupt"):
-        super().__init__(f"{source}: {reason}")
-        self.source, self.reason, self.kind = source, reason, kind
-
-
-def is_video_path(path: str | os.PathLike) -> bool:
-    return Path(path).suffix.lower() in VIDEO_EXTENSIONS
-
-
-def _av():
-    try:
-        import av
-    except ImportError as e:
-        raise MissingExtraError(f"video needs PyAV and OpenCV: pip install 'huenet[video]' ({e})") from None
-    return av
 
 
 def _cv2():
@@ -79,132 +46,18 @@ def _cv2():
     return cv2
 
 
-# -- reading ------------------------------------------------------------------------------------
-@dataclass
-class ClipInfo:
-    """What a clip is, as its container says (``frames`` may be an estimate; 0 if unknown)."""
+class FrameColorizer(Protocol):
+    """The stage methods of ``colorize.Colorizer`` that the video loop uses (any object with them will do)."""
 
-    source: str
-    container: str
-    codec: str
-    width: int
-    height: int
-    rate: Fraction  # frames per second (average)
-    time_base: Fraction
-    frames: int
-    duration_s: float
-    rotation: int  # degrees counter-clockwise the player turns the frames (display matrix)
-    audio: list[str] = field(default_factory=list)  # codec names, in stream order
-    other_streams: list[str] = field(default_factory=list)  # data, subtitle, attachment streams
+    device: torch.device
+    size: int
 
-
-def open_clip(source: str | os.PathLike | bytes, name: str | None = None):
-    """Open a clip (a path, or the bytes of an upload) for reading; returns (container, video
-    stream). Every way a file can fail to be a clip is a ``VideoError`` naming it and the problem."""
-    av = _av()
-    if isinstance(source, (bytes, bytearray)):
-        import io
-
-        name = name or "<upload>"
-        if not source:
-            raise VideoError(name, "empty file (0 bytes)", "not_video")
-        target = io.BytesIO(source)
-    else:
-        name = name or display_name(source)
-        p = Path(source)
-        if p.is_dir():
-            raise VideoError(name, "is a directory, not a video file", "unreadable")
-        if not p.exists():
-            raise VideoError(name, "no such file", "unreadable")
-        if not os.access(p, os.R_OK):
-            raise VideoError(name, "permission denied", "unreadable")
-        if p.stat().st_size == 0:
-            raise VideoError(name, "empty file (0 bytes)", "not_video")
-        target = str(p)
-    try:
-        container = av.open(target, "r")
-    except av.error.FFmpegError as e:
-        raise VideoError(name, f"not a video FFmpeg can read ({_ff_reason(e)})", "not_video") from None
-    try:
-        fmt = container.format.name
-        if any(s in fmt for s in STILL_IMAGE_FORMATS):
-            raise VideoError(name, f"is a still image ({fmt}), not a video; give it an image extension to "
-                                   "colorize it as a photo", "not_video")
-        if not container.streams.video:
-            kinds = sorted({s.type for s in container.streams}) or ["none"]
-            raise VideoError(name, f"has no video stream (streams: {', '.join(kinds)})", "not_video")
-        stream = container.streams.video[0]
-        ctx = stream.codec_context
-        if ctx is None or not ctx.name or ctx.name == "none":
-            raise VideoError(name, "its video codec is unknown to FFmpeg (cannot decode it)", "not_video")
-        if not stream.width or not stream.height:
-            raise VideoError(name, "its video stream has no frame size (corrupt header?)")
-    except BaseException:
-        container.close()
-        raise
-    return container, stream
-
-
-def _ff_reason(e: Exception) -> str:
-    msg = getattr(e, "strerror", None) or str(e)
-    return msg.split(": '")[0].strip() or type(e).__name__
-
-
-def clip_info(source: str | os.PathLike | bytes, name: str | None = None) -> ClipInfo:
-    """What ``source`` holds (``VideoError`` if it is not a clip); decodes its first frame for the
-    rotation, which lives in the frames' display matrix."""
-    container, stream = open_clip(source, name)
-    try:
-        return _info(name or (display_name(source) if not isinstance(source, (bytes, bytearray)) else "<upload>"),
-                     container, stream)
-    finally:
-        container.close()
-
-
-def _info(name: str, container, stream) -> ClipInfo:
-    rate = stream.average_rate or stream.guessed_rate or Fraction(25)
-    duration = (float(stream.duration * stream.time_base) if stream.duration
-                else (container.duration or 0) / 1e6)
-    frames = stream.frames or int(round(duration * rate))
-    return ClipInfo(
-        source=name, container=container.format.name, codec=stream.codec_context.name,
-        width=stream.width, height=stream.height, rate=Fraction(rate), time_base=stream.time_base,
-        frames=frames, duration_s=duration, rotation=_rotation(container, stream),
-        audio=[s.codec_context.name for s in container.streams.audio if s.codec_context],
-        other_streams=[f"{s.type} #{s.index}" for s in container.streams if s.type not in ("video", "audio")],
-    )
-
-
-def _rotation(container, stream) -> int:
-    """The display rotation (degrees, a multiple of 90) from the first frame's display matrix.
-    Reads the container: open it again to read the clip from its start."""
-    try:
-        for frame in container.decode(stream):
-            return int(round((frame.rotation or 0) / 90.0)) * 90 % 360
-    except Exception:  # a clip whose first frame cannot be decoded fails later with its own error
-        pass
-    return 0
-
-
-def read_frames(path: str | os.PathLike, limit: int | None = None) -> Iterator[np.ndarray]:
-    """The clip's frames as ``H x W x 3`` uint8 RGB (stored orientation), streamed."""
-    container, stream = open_clip(path)
-    name = display_name(path)
-    try:
-        stream.thread_type = "AUTO"
-        n = 0
-        try:
-            for frame in container.decode(stream):
-                yield frame.to_ndarray(format="rgb24")
-                n += 1
-                if limit is not None and n >= limit:
-                    return
-        except _av().error.FFmpegError as e:
-            raise VideoError(name, f"corrupt or truncated video after {n} frames ({_ff_reason(e)})") from None
-        if n == 0:
-            raise VideoError(name, "has no decodable video frames (zero-length or corrupt clip)", "not_video")
-    finally:
-        container.close()
+    def lightness(self, px: torch.Tensor) -> torch.Tensor: ...
+    def working_lightness(self, L: torch.Tensor, size: int | None = None) -> torch.Tensor: ...
+    def scale_sizes(self, size: int | None = None) -> list[int]: ...
+    def predict_ab_small(self, L: torch.Tensor, size: int | None = None, temperature: float | None = None,
+                         restraint: float | None = None, others: list[torch.Tensor] | None = None) -> torch.Tensor: ...
+    def to_srgb_u8(self, L: torch.Tensor, ab_small: torch.Tensor) -> torch.Tensor: ...
 
 
 # -- temporal stability ----------------------------------------------------------------------------
@@ -313,8 +166,8 @@ class FrameBatch:
     ab_small: np.ndarray
 
 
-def network_batches(colorizer, frames: Iterable[np.ndarray], batch_size: int = DEFAULT_BATCH, rotation: int = 0,
-                    size: int | None = None, temperature: float | None = None,
+def network_batches(colorizer: FrameColorizer, frames: Iterable[np.ndarray], batch_size: int = DEFAULT_BATCH,
+                    rotation: int = 0, size: int | None = None, temperature: float | None = None,
                     restraint: float | None = None) -> Iterator[FrameBatch]:
     """Run the network on batches of same-size frames. A rotated clip (``rotation`` from its
     display matrix) is shown to the network upright, and its ab turned back to the stored frames."""
@@ -345,13 +198,13 @@ def network_batches(colorizer, frames: Iterable[np.ndarray], batch_size: int = D
         yield run(batch)
 
 
-def render(colorizer, batch: FrameBatch, ab_small: np.ndarray) -> np.ndarray:
+def render(colorizer: FrameColorizer, batch: FrameBatch, ab_small: np.ndarray) -> np.ndarray:
     """The batch's full-size L joined with ``ab_small`` (``N x h x w x 2``): ``N x H x W x 3`` uint8."""
     ab = torch.from_numpy(np.ascontiguousarray(ab_small)).permute(0, 3, 1, 2).to(colorizer.device)
     return colorizer.to_srgb_u8(batch.L, ab).permute(0, 2, 3, 1).cpu().numpy()
 
 
-def colorized_frames(colorizer, frames: Iterable[np.ndarray], stability: Stability = Stability(),
+def colorized_frames(colorizer: FrameColorizer, frames: Iterable[np.ndarray], stability: Stability = Stability(),
                      batch_size: int = DEFAULT_BATCH, rotation: int = 0, carrier: ColorCarrier | None = None,
                      **decode) -> Iterator[np.ndarray]:
     """Colorize a stream of ``H x W x 3`` uint8 frames: yields uint8 frames of the same size."""
@@ -378,12 +231,6 @@ class VideoSettings:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-def output_path_for_video(found_relative: Path, out: Path) -> Path:
-    """Where a clip found in a folder goes below ``out``: its container if we write it, else .mp4."""
-    suffix = found_relative.suffix.lower()
-    return out / found_relative.with_suffix(suffix if suffix in OUTPUT_CONTAINERS else ".mp4")
-
-
 @dataclass
 class VideoReport:
     source: str
@@ -400,38 +247,21 @@ class VideoReport:
         return self.frames / self.seconds if self.seconds > 0 else float("nan")
 
 
-def _temp_path(dst: Path) -> Path:
-    # the real extension last, so FFmpeg picks the container from it
-    return dst.with_name(f".{dst.stem}.part-{os.getpid()}{dst.suffix}")
-
-
-def check_output(dst: str | os.PathLike, src: str | os.PathLike | None = None) -> Path:
-    dst = Path(dst)
-    if dst.is_dir():
-        raise VideoError(display_name(dst), "is a folder; name the output video file (e.g. out.mp4)", "unreadable")
-    if dst.suffix.lower() not in OUTPUT_CONTAINERS:
-        raise VideoError(display_name(dst), f"cannot write video as {dst.suffix or 'a file without extension'!r}; "
-                                            f"use one of {', '.join(sorted(OUTPUT_CONTAINERS))}", "unreadable")
-    if src is not None and dst.exists() and dst.resolve() == Path(src).resolve():
-        raise VideoError(display_name(dst), "the output would overwrite the input; choose another output", "unreadable")
-    return dst
-
-
 def colorize_video(
-    colorizer, src: str | os.PathLike, dst: str | os.PathLike, *, stability: Stability = Stability(),
-    codec: str | None = None, crf: int | None = None, preset: str = DEFAULT_VIDEO_PRESET, batch_size: int = DEFAULT_BATCH,
-    progress: bool | None = None, size: int | None = None, temperature: float | None = None,
-    restraint: float | None = None, max_frames: int | None = None,
+    colorizer: FrameColorizer, src: str | os.PathLike, dst: str | os.PathLike, *, stability: Stability = Stability(),
+    codec: str | None = None, crf: int | None = None, preset: str = DEFAULT_VIDEO_PRESET,
+    batch_size: int = DEFAULT_BATCH, progress: bool | None = None, size: int | None = None,
+    temperature: float | None = None, restraint: float | None = None, max_frames: int | None = None,
 ) -> VideoReport:
     """Colorize the clip ``src`` into ``dst`` (container from its extension: .mp4, .mov, .m4v,
     .mkv, .webm). Frame rate, time stamps, size and rotation are kept; the video is H.264 yuv420p
     (VP9 in .webm) at quality ``crf``; audio streams are copied packet for packet where ``dst``'s
     container holds their codec, else re-encoded (AAC, Opus in .webm) with a line in the report.
     The file appears under its name only when complete. ``max_frames`` refuses longer clips."""
-    av = _av()
+    av = av_module()
     dst = check_output(dst, src)
     dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temp_path(dst)
+    tmp = temp_path(dst)
     opts = dict(stability=stability, codec=codec, crf=crf, preset=preset, batch_size=batch_size, progress=progress,
                 size=size, temperature=temperature, restraint=restraint, max_frames=max_frames)
     try:
@@ -445,13 +275,13 @@ def colorize_video(
     return report
 
 
-def colorize_video_bytes(colorizer, data: bytes, *, name: str = "<upload>", ext: str = ".mp4",
+def colorize_video_bytes(colorizer: FrameColorizer, data: bytes, *, name: str = "<upload>", ext: str = ".mp4",
                          **options) -> tuple[bytes, VideoReport]:
     """As ``colorize_video`` for a clip held in memory (an upload): returns the encoded output
     (``ext``'s container, MP4 by default) and the report. Nothing touches the disk."""
     import io
 
-    av = _av()
+    av = av_module()
     if ext not in OUTPUT_CONTAINERS:
         raise SettingsError(f"cannot write video as {ext!r}; use one of {', '.join(sorted(OUTPUT_CONTAINERS))}")
     buf = io.BytesIO()
@@ -461,15 +291,8 @@ def colorize_video_bytes(colorizer, data: bytes, *, name: str = "<upload>", ext:
     return buf.getvalue(), report
 
 
-def _transcode(colorizer, src, name: str, open_output, ext: str, *, stability: Stability = Stability(),
-               codec: str | None = None, crf: int | None = None, preset: str = DEFAULT_VIDEO_PRESET,
-               batch_size: int = DEFAULT_BATCH, progress: bool | None = None, size: int | None = None,
-               temperature: float | None = None, restraint: float | None = None,
-               max_frames: int | None = None, max_seconds: float | None = None,
-               max_frame_pixels: int | None = None) -> VideoReport:
-    """Decode ``src``, colorize, encode into the container ``open_output()`` opens; audio copied.
-    A clip beyond ``max_frames``, ``max_seconds`` or ``max_frame_pixels`` is a ``too_large`` error."""
-    av = _av()
+def _encoder_settings(codec: str | None, crf: int | None, ext: str) -> tuple[str, int]:
+    """(codec, CRF) for an output of extension ``ext``: the container's defaults, checked."""
     codec = codec or OUTPUT_CONTAINERS[ext]
     if codec not in ENCODERS:
         raise SettingsError(f"unknown video codec {codec!r}; use one of {sorted(ENCODERS)}")
@@ -478,6 +301,12 @@ def _transcode(colorizer, src, name: str, open_output, ext: str, *, stability: S
     crf = DEFAULT_CRF[codec] if crf is None else crf
     if not 0 <= crf <= 63:
         raise SettingsError(f"video quality (CRF) must be 0-63, not {crf}")
+    return codec, crf
+
+
+def _checked_clip(src, name: str, max_frames: int | None, max_seconds: float | None,
+                  max_frame_pixels: int | None) -> ClipInfo:
+    """The clip's description; a ``too_large`` ``VideoError`` beyond any of the limits."""
     info = clip_info(src, name)
     if max_frames is not None and info.frames > max_frames:
         raise VideoError(name, f"{info.frames} frames exceeds the limit of {max_frames}", "too_large")
@@ -486,24 +315,36 @@ def _transcode(colorizer, src, name: str, open_output, ext: str, *, stability: S
     if max_frame_pixels is not None and info.width * info.height > max_frame_pixels:
         raise VideoError(name, f"frames too large: {info.width}x{info.height}; the limit is {max_frame_pixels:,} "
                                "pixels a frame", "too_large")
+    return info
+
+
+def _transcode(colorizer: FrameColorizer, src, name: str, open_output, ext: str, *, stability: Stability = Stability(),
+               codec: str | None = None, crf: int | None = None, preset: str = DEFAULT_VIDEO_PRESET,
+               batch_size: int = DEFAULT_BATCH, progress: bool | None = None, size: int | None = None,
+               temperature: float | None = None, restraint: float | None = None,
+               max_frames: int | None = None, max_seconds: float | None = None,
+               max_frame_pixels: int | None = None) -> VideoReport:
+    """Decode ``src``, colorize, encode into the container ``open_output()`` opens; audio copied.
+    A clip beyond ``max_frames``, ``max_seconds`` or ``max_frame_pixels`` is a ``too_large`` error."""
+    av = av_module()
+    codec, crf = _encoder_settings(codec, crf, ext)
+    info = _checked_clip(src, name, max_frames, max_seconds, max_frame_pixels)
     container, vin = open_clip(src, name)
     report = VideoReport(name, Path(), 0, 0.0)
     carrier = ColorCarrier(stability)
     t0 = time.perf_counter()
-    from tqdm import tqdm
-
     bar = tqdm(total=info.frames or None, unit="frame", desc=Path(name).name[:30],
                disable=(not sys.stderr.isatty()) if progress is None else not progress)
     out = None
     try:
         out = open_output()
-        vout = _video_stream(out, vin, info, codec, crf, preset)
-        audio_map = _audio_streams(out, container, ext, report)
+        vout = video_stream(out, vin, info, codec, crf, preset)
+        audio_map = audio_streams(out, container, ext, report.audio)
         for s in info.other_streams:
             report.notes.append(f"{s} not copied (only video and audio streams are written)")
         in_colorspace = None
         pts_queue: list[int | None] = []
-        last_pts, step = None, _frame_step(vin)
+        last_pts, step = None, frame_step(vin)
 
         def frames() -> Iterator[np.ndarray]:
             nonlocal in_colorspace
@@ -511,7 +352,7 @@ def _transcode(colorizer, src, name: str, open_output, ext: str, *, stability: S
             try:
                 for packet in container.demux([vin, *audio_map]):
                     if packet.stream.type == "audio":
-                        _audio_packet(out, packet, audio_map[packet.stream])
+                        audio_packet(out, packet, audio_map[packet.stream])
                         continue
                     for frame in packet.decode():
                         if in_colorspace is None:
@@ -522,10 +363,10 @@ def _transcode(colorizer, src, name: str, open_output, ext: str, *, stability: S
                             raise VideoError(name, f"more than {max_frames} frames (the limit)", "too_large")
                         yield frame.to_ndarray(format="rgb24")
             except av.error.FFmpegError as e:
-                raise VideoError(name, f"corrupt or truncated video after {n} frames ({_ff_reason(e)})") from None
+                raise VideoError(name, f"corrupt or truncated video after {n} frames ({ff_reason(e)})") from None
             for plan in audio_map.values():  # flush re-encoders
                 if plan[0] == "encode":
-                    _audio_flush(out, plan)
+                    audio_flush(out, plan)
             if n == 0:
                 raise VideoError(name, "has no decodable video frames (zero-length or corrupt clip)", "not_video")
 
@@ -538,7 +379,7 @@ def _transcode(colorizer, src, name: str, open_output, ext: str, *, stability: S
                 pts = last_pts + 1
             last_pts = pts
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            frame = frame.reformat(format=vout.codec_context.pix_fmt, dst_colorspace=_colorspace(in_colorspace))
+            frame = frame.reformat(format=vout.codec_context.pix_fmt, dst_colorspace=colorspace_code(in_colorspace))
             frame.pts, frame.time_base = pts, vin.time_base
             for p in vout.encode(frame):
                 out.mux(p)
@@ -549,7 +390,7 @@ def _transcode(colorizer, src, name: str, open_output, ext: str, *, stability: S
         out.close()
         out = None
     except av.error.FFmpegError as e:
-        raise VideoError(name, f"cannot write the colorized clip ({_ff_reason(e)})") from None
+        raise VideoError(name, f"cannot write the colorized clip ({ff_reason(e)})") from None
     finally:
         if out is not None:
             try:
@@ -562,84 +403,6 @@ def _transcode(colorizer, src, name: str, open_output, ext: str, *, stability: S
     report.cuts = carrier.cuts
     report.tracked = float(np.mean(carrier.tracked)) if carrier.tracked else float("nan")
     return report
-
-
-def _frame_step(stream) -> int:
-    rate = stream.average_rate or stream.guessed_rate or Fraction(25)
-    return max(1, int(round(1 / (rate * stream.time_base))))
-
-
-def _colorspace(cs) -> int | None:
-    # 2 = unspecified: swscale's default (BT.601) then, as FFmpeg itself would do
-    return cs if cs not in (None, 2) else None
-
-
-def _video_stream(out, vin, info: ClipInfo, codec: str, crf: int, preset: str):
-    ctx_in = vin.codec_context
-    odd = info.width % 2 or info.height % 2
-    vout = out.add_stream(ENCODERS[codec], rate=info.rate)
-    vout.width, vout.height = info.width, info.height
-    # 4:2:0 needs even sizes; an odd-sized clip keeps its size in 4:4:4 (fewer players show it)
-    vout.pix_fmt = "yuv444p" if odd else "yuv420p"
-    vout.time_base = vin.time_base
-    vout.codec_context.time_base = vin.time_base
-    for attr in ("color_range", "color_primaries", "color_trc", "colorspace"):
-        try:
-            setattr(vout.codec_context, attr, getattr(ctx_in, attr))
-        except (AttributeError, ValueError, TypeError):
-            pass
-    if vin.sample_aspect_ratio:
-        vout.codec_context.sample_aspect_ratio = vin.sample_aspect_ratio
-    if codec == "h264":
-        vout.options = {"crf": str(crf), "preset": preset}
-    else:  # libvpx-vp9 in constant-quality mode; cpu-used 4 is its "good, fast" speed
-        vout.options = {"crf": str(crf), "b": "0", "deadline": "good", "cpu-used": "4", "row-mt": "1"}
-    vout.thread_type = "AUTO"
-    if info.rotation:
-        vout.set_display_rotation(info.rotation)
-    return vout
-
-
-def _audio_streams(out, container, ext: str, report: VideoReport) -> dict:
-    """For each input audio stream, a plan: ("copy", output stream), or ("encode", output
-    stream) when the container cannot hold the codec as it is (the input stream decodes)."""
-    plans = {}
-    copyable = AUDIO_COPYABLE.get(ext)
-    for a in container.streams.audio:
-        cname = a.codec_context.name if a.codec_context else "unknown"
-        if copyable is None or cname in copyable:
-            plans[a] = ("copy", out.add_stream_from_template(a))
-            report.audio.append(f"audio #{a.index} ({cname}): copied unchanged")
-            continue
-        fallback = AUDIO_FALLBACK[ext]
-        o = out.add_stream(fallback, rate=a.rate or 48000)
-        try:
-            o.layout = a.layout
-        except (AttributeError, ValueError):
-            pass
-        plans[a] = ("encode", o)
-        line = (f"audio #{a.index} ({cname}): {ext} cannot hold {cname} as it is; re-encoded to "
-                f"{fallback.replace('lib', '')} (write .mkv to keep it unchanged)")
-        report.audio.append(line)
-    return plans
-
-
-def _audio_packet(out, packet, plan) -> None:
-    if packet.dts is None:  # the demuxer's end-of-stream marker
-        return
-    if plan[0] == "copy":
-        packet.stream = plan[1]
-        out.mux(packet)
-        return
-    for frame in packet.decode():
-        frame.pts = None  # the encoder's resampler re-times the samples
-        for p in plan[1].encode(frame):
-            out.mux(p)
-
-
-def _audio_flush(out, plan) -> None:
-    for p in plan[1].encode(None):
-        out.mux(p)
 
 
 __all__ = [

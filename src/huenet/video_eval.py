@@ -32,12 +32,13 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+from tqdm import tqdm
 
 from .evaluate import _lab as lab_of_u8
 from .images import display_name
 from .metrics import ab_errors, ab_rmse, auc, colorfulness, psnr
 from .video import (
-    DEFAULT_BATCH, ColorCarrier, Stability, clip_info, consistent, dis_flow, network_batches, read_frames,
+    DEFAULT_BATCH, VideoError, ColorCarrier, Stability, clip_info, consistent, dis_flow, network_batches, read_frames,
     render, warp,
 )
 
@@ -112,8 +113,6 @@ def score_clip(colorizer, path: str | os.PathLike, stability: Stability = Stabil
                progress: bool | None = None) -> ClipScores:
     """Colorize ``path`` frame by frame and stabilized (one network pass) and score both, with the
     gray row and the original clip's own warping error."""
-    from tqdm import tqdm
-
     info = clip_info(path)
     scores = ClipScores(display_name(path), info.width, info.height)
     carrier = ColorCarrier(stability)
@@ -183,8 +182,6 @@ def evaluate_videos(colorizer, paths: Sequence[str | os.PathLike], stability: St
                     max_side: int = DEFAULT_MAX_SIDE, batch_size: int = DEFAULT_BATCH, limit: int | None = None,
                     progress: bool | None = None, log=None) -> VideoEvaluation:
     """Score every clip; a clip that cannot be read is a line in ``skipped`` and the rest go on."""
-    from .video import VideoError
-
     log = log or sys.stderr
     ev = VideoEvaluation(stability=stability, max_side=max_side, working_size=colorizer.size)
     for p in paths:

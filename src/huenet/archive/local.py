@@ -16,7 +16,8 @@ from tqdm import tqdm
 from ..colorize import Colorizer
 from ..images import ImageLoadError
 from ..settings import OutputSettings
-from ..video import VIDEO_EXTENSIONS, VideoError, VideoSettings, colorize_video
+from ..video import VideoSettings, colorize_video
+from ..video_io import VIDEO_EXTENSIONS, VideoError
 from .stages import Item, Report, decode, plan, write, write_problem
 
 # A chunk (photos decoded together, then colorized together) stops growing at about this many

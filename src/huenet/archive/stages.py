@@ -27,7 +27,7 @@ from ..figures import gray_input, triptych
 from ..images import IMAGE_EXTENSIONS, ImageLoadError, Photo, encoding_for, find_images, load_photo, pil_from_u8
 from ..images import save_image
 from ..settings import OutputSettings
-from ..video import OUTPUT_CONTAINERS, VIDEO_EXTENSIONS, output_path_for_video
+from ..video_io import OUTPUT_CONTAINERS, VIDEO_EXTENSIONS, output_path_for_video
 
 # outputs are written as the input's format where it is one of these, else as PNG
 WRITABLE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp")

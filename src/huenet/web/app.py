@@ -33,7 +33,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..colorize import Colorizer
 from ..hints import DEFAULT_REACH, HintError, load_json_points
 from ..images import ImageLoadError, load_photo
-from ..settings import DEFAULT_PNG_LEVEL, RESTRAINT_RANGE, TEMPERATURE_RANGE, ColorizerSettings, ServerSettings
+from ..settings import (
+    DEFAULT_PNG_LEVEL, DEFAULT_STABILITY, RESTRAINT_RANGE, TEMPERATURE_RANGE, ColorizerSettings, ServerSettings,
+)
 from ..video import Stability, VideoError, colorize_video_bytes
 
 log = logging.getLogger("huenet.web")
@@ -86,6 +88,54 @@ def _parse_upload(content_type: str, body: bytes) -> tuple[bytes, dict[str, str]
     raise ApiError(415, "send multipart/form-data with a 'file' field, or an image/* (video/*) body")
 
 
+# the API's request bodies, as the OpenAPI page (/docs) shows them
+_PHOTO_REQUEST = {"requestBody": {"required": True, "content": {
+    "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+        "file": {"type": "string", "format": "binary"},
+        "size": {"type": "integer", "description": "working size (short side the network sees)"},
+        "temperature": {"type": "number", "description": "vividness of a classification model: "
+                        f"{TEMPERATURE_RANGE[0]:g} (bold) to {TEMPERATURE_RANGE[1]:g} (muted; 1 is the "
+                        "mean of the likely colors); default the model's"},
+        "restraint": {"type": "number", "description": f"classification models: {RESTRAINT_RANGE[0]:g} "
+                      f"(none) to {RESTRAINT_RANGE[1]:g}; less color where the likely colors disagree "
+                      "in hue; default the model's"},
+        "hints": {"type": "string", "description": "color hints, JSON: "
+                  '[{"x": 120, "y": 340, "color": "#c03020", "radius": 4}, '
+                  '{"stroke": [[40, 300], [150, 330]], "color": "#2f6b2a", "radius": 4}] (photo pixels)'},
+        "format": {"type": "string", "enum": ["png", "jpeg"]}}}},
+    "image/*": {"schema": {"type": "string", "format": "binary"}}}}}
+
+
+def _video_request(settings: ServerSettings) -> dict:
+    return {"requestBody": {"required": True, "content": {
+        "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+            "file": {"type": "string", "format": "binary",
+                     "description": f"a clip of at most {settings.max_video_seconds:g} s, {settings.max_video_frames} "
+                                    f"frames, {settings.max_video_pixels:,} pixels a frame"},
+            "stability": {"type": "number",
+                          "description": f"0 (every frame on its own) to 1; default {DEFAULT_STABILITY:g}"},
+            "size": {"type": "integer", "description": "working size (short side the network sees)"},
+            "temperature": {"type": "number"}, "restraint": {"type": "number"}}}},
+        "video/*": {"schema": {"type": "string", "format": "binary"}}}}}
+
+
+async def _upload(request: Request, settings: ServerSettings,
+                  colorizer: Colorizer) -> tuple[bytes, dict[str, str], int]:
+    """(file bytes, form fields with the query's as fallback, working size)."""
+    body = await _read_body(request, settings.max_upload_bytes)
+    data, fields = _parse_upload(request.headers.get("content-type", ""), body)
+    if len(data) > settings.max_upload_bytes:
+        raise ApiError(413, f"upload too large; the limit is {settings.max_upload_bytes:,} bytes")
+    fields = {**request.query_params, **fields}
+    size = colorizer.size
+    size_text = fields.get("size")
+    if size_text:
+        if not size_text.isdigit() or not settings.min_size <= int(size_text) <= settings.max_size:
+            raise ApiError(422, f"size must be an integer from {settings.min_size} to {settings.max_size}")
+        size = int(size_text)
+    return data, fields, size
+
+
 def create_app(colorizer: Colorizer, settings: ServerSettings = ServerSettings(), model_info: dict | None = None) -> FastAPI:
     app = FastAPI(title="huenet", version="1", summary="Automatic photo colorization",
                   description="Upload a photo; get it back colorized at its own resolution.")
@@ -136,43 +186,14 @@ def create_app(colorizer: Colorizer, settings: ServerSettings = ServerSettings()
             async with lock:
                 state["in_hand"] -= 1
 
-    async def upload(request: Request) -> tuple[bytes, dict[str, str], int]:
-        """(file bytes, form fields with the query's as fallback, working size)."""
-        body = await _read_body(request, settings.max_upload_bytes)
-        data, fields = _parse_upload(request.headers.get("content-type", ""), body)
-        if len(data) > settings.max_upload_bytes:
-            raise ApiError(413, f"upload too large; the limit is {settings.max_upload_bytes:,} bytes")
-        fields = {**request.query_params, **fields}
-        size = colorizer.size
-        size_text = fields.get("size")
-        if size_text:
-            if not size_text.isdigit() or not settings.min_size <= int(size_text) <= settings.max_size:
-                raise ApiError(422, f"size must be an integer from {settings.min_size} to {settings.max_size}")
-            size = int(size_text)
-        return data, fields, size
-
     @app.post(
         "/api/colorize",
         responses={200: {"content": {"image/png": {}, "image/jpeg": {}}}, 413: {}, 415: {}, 422: {}, 503: {}},
-        openapi_extra={"requestBody": {"required": True, "content": {
-            "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
-                "file": {"type": "string", "format": "binary"},
-                "size": {"type": "integer", "description": "working size (short side the network sees)"},
-                "temperature": {"type": "number", "description": "vividness of a classification model: "
-                                f"{TEMPERATURE_RANGE[0]:g} (bold) to {TEMPERATURE_RANGE[1]:g} (muted; 1 is the "
-                                "mean of the likely colors); default the model's"},
-                "restraint": {"type": "number", "description": f"classification models: {RESTRAINT_RANGE[0]:g} "
-                              f"(none) to {RESTRAINT_RANGE[1]:g}; less color where the likely colors disagree "
-                              "in hue; default the model's"},
-                "hints": {"type": "string", "description": "color hints, JSON: "
-                          '[{"x": 120, "y": 340, "color": "#c03020", "radius": 4}, '
-                          '{"stroke": [[40, 300], [150, 330]], "color": "#2f6b2a", "radius": 4}] (photo pixels)'},
-                "format": {"type": "string", "enum": ["png", "jpeg"]}}}},
-            "image/*": {"schema": {"type": "string", "format": "binary"}}}}},
+        openapi_extra=_PHOTO_REQUEST,
     )
     async def colorize(request: Request):
         async with admitted():
-            data, fields, size = await upload(request)
+            data, fields, size = await _upload(request, settings, colorizer)
             fmt = (fields.get("format") or "png").lower()
             if fmt == "jpg":
                 fmt = "jpeg"
@@ -188,19 +209,11 @@ def create_app(colorizer: Colorizer, settings: ServerSettings = ServerSettings()
     @app.post(
         "/api/colorize-video",
         responses={200: {"content": {"video/mp4": {}}}, 413: {}, 415: {}, 422: {}, 503: {}},
-        openapi_extra={"requestBody": {"required": True, "content": {
-            "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
-                "file": {"type": "string", "format": "binary",
-                         "description": f"a clip of at most {settings.max_video_seconds:g} s, "
-                                        f"{settings.max_video_frames} frames, {settings.max_video_pixels:,} pixels a frame"},
-                "stability": {"type": "number", "description": "0 (every frame on its own) to 1; default 0.9"},
-                "size": {"type": "integer", "description": "working size (short side the network sees)"},
-                "temperature": {"type": "number"}, "restraint": {"type": "number"}}}},
-            "video/*": {"schema": {"type": "string", "format": "binary"}}}}},
+        openapi_extra=_video_request(settings),
     )
     async def colorize_video(request: Request):
         async with admitted():
-            data, fields, size = await upload(request)
+            data, fields, size = await _upload(request, settings, colorizer)
             stability = _number(fields.get("stability"), "stability", 0, 1)
             temperature = _decode_setting(colorizer, "temperature", *TEMPERATURE_RANGE, fields.get("temperature"))
             restraint = _decode_setting(colorizer, "restraint", *RESTRAINT_RANGE, fields.get("restraint"))
