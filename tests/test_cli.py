@@ -2,6 +2,8 @@
 
 import shutil
 
+import pytest
+
 import numpy as np
 from PIL import Image
 from skimage import color as skcolor
@@ -118,3 +120,84 @@ def test_png_level_trades_time_for_bytes_and_keeps_pixels(small_checkpoint, tmp_
     assert sizes["9"] <= sizes["1"]
     r = run_cli("colorize", src, "-o", tmp_path / "x.png", "--model", small_checkpoint, "--png-level", "12")
     assert r.returncode == 2 and "png-level" in r.stderr
+
+
+# -- options that go together, and those that cannot (issue 27: refused in one line, never ignored) --
+
+
+def _photo(tmp_path, name="p.jpg"):
+    src = sorted((DATA / "bsds500" / "test").glob("*.jpg"))[3]
+    shutil.copy(src, tmp_path / name)
+    return tmp_path / name
+
+
+def test_hints_with_onnxruntime_and_compare_are_honored(small_checkpoint, tmp_path):
+    """A hint runs on the backend asked for (the network exported to ONNX in memory) and --compare
+    writes its sheet: the hinted pixel takes the hint's color on both backends alike."""
+    pytest.importorskip("onnxruntime")
+    photo = _photo(tmp_path)
+    outs = {}
+    for backend in ("torch", "onnxruntime"):
+        out = tmp_path / f"{backend}.png"
+        r = run_cli("colorize", photo, "-o", out, "--model", small_checkpoint, "--size", "64", "--backend", backend,
+                    "--hint", "100,80,#d02020,6", "--compare")
+        assert r.returncode == 0, r.stderr
+        outs[backend] = np.asarray(Image.open(out).convert("RGB"), np.int16)
+        sheet = Image.open(tmp_path / f"{backend}_compare.png")
+        assert sheet.width > 2 * Image.open(photo).width  # Input | Predicted | Original
+    assert np.abs(outs["torch"] - outs["onnxruntime"]).mean() < 1.0
+    a_star = skcolor.rgb2lab(outs["onnxruntime"][78:83, 98:103] / 255.0)[..., 1].mean()
+    assert a_star > 20, a_star  # the red hint (a* ~ +65) holds where it was put
+
+
+def test_combinations_that_cannot_be_honored_are_refused(small_checkpoint, tmp_path):
+    photo = _photo(tmp_path)
+    clip = sorted((DATA / "video").glob("*.mp4"))[0]
+    refused = {
+        ("--hint", "10,10,#ff0000", "--engine", "ray"): "--engine ray",
+        ("--hint", "10,10,#ff0000", "--format", "jpg"): "--format",
+        ("--scales", "1", "2", "--backend", "onnxruntime"): "several scales need the PyTorch backend",
+        ("--temperature", "20"): "temperature must be between 0.01 and 10",
+    }
+    for extra, words in refused.items():
+        r = run_cli("colorize", photo, "-o", tmp_path / "o.png", "--model", small_checkpoint, *extra)
+        assert r.returncode == 2 and words in r.stderr and len(r.stderr.strip().splitlines()) == 1, (extra, r.stderr)
+        assert not (tmp_path / "o.png").exists()
+    r = run_cli("colorize", clip, "-o", tmp_path / "o", "--model", small_checkpoint, "--engine", "ray")
+    assert r.returncode == 2 and "video" in r.stderr, r.stderr
+
+
+def test_compare_on_a_gray_photo_leaves_out_the_original(small_checkpoint, tmp_path):
+    """A black-and-white photo has no 'Original' to show: the sheet is Input | Predicted."""
+    gray = tmp_path / "gray.png"
+    Image.open(_photo(tmp_path)).convert("L").save(gray)
+    color = _photo(tmp_path, "color.jpg")
+    r = run_cli("colorize", gray, color, "-o", tmp_path / "out", "--model", small_checkpoint, "--compare")
+    assert r.returncode == 0, r.stderr
+    w = Image.open(gray).width
+    two, three = Image.open(tmp_path / "out" / "gray_compare.png"), Image.open(tmp_path / "out" / "color_compare.png")
+    assert 2 * w <= two.width < 3 * w <= three.width
+
+
+def test_an_internal_error_is_named_and_shows_its_traceback_under_huenet_debug(tmp_path):
+    """A bug (here: a metrics row without a step) is not passed off as the user's mistake: exit 1,
+    'internal error', and HUENET_DEBUG=1 shows where it happened."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.jsonl").write_text('{"train_loss": 0.5}\n')
+    r = run_cli("plot", run)
+    assert r.returncode == 1 and "internal error (KeyError: 'step')" in r.stderr and "HUENET_DEBUG=1" in r.stderr
+    assert "Traceback" not in r.stderr
+    r = run_cli("plot", run, env={"HUENET_DEBUG": "1"})
+    assert r.returncode == 1 and "Traceback" in r.stderr and "figures.py" in r.stderr
+
+
+def test_help_answers_without_importing_torch():
+    import subprocess
+    import sys
+
+    code = "import sys; from huenet.cli import build_parser; build_parser(); print('torch' in sys.modules)"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.stdout.strip() == "False", r.stderr
+    r = run_cli("colorize", "--help")
+    assert r.returncode == 0 and "(default 8)" in r.stdout and "default auto" in r.stdout

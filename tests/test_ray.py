@@ -122,3 +122,47 @@ def test_fsspec_uris_in_and_out(small_checkpoint, tmp_path):
     assert not [p for p in out.rglob(".*")]
     rows = read_manifest(f"file://{out}")
     assert len(rows) == 3 and all(r["input"].startswith("file://") for r in rows.values())
+
+
+@pytest.mark.slow
+def test_local_and_ray_engines_write_the_same_files(small_checkpoint, tmp_path):
+    """Both engines run the same stages: the same names, formats and transparency (a photo with
+    alpha asked for as JPEG becomes PNG, keeping it), the same compare sheets, and the same
+    refusal of an output that would replace an input."""
+    d = tmp_path / "in"
+    d.mkdir()
+    srcs = sorted((DATA / "bsds500" / "test").glob("*.jpg"))[:2]
+    shutil.copy(srcs[0], d / "plain.jpg")
+    rgba = Image.open(srcs[1]).convert("RGBA")
+    alpha = np.full(rgba.size[::-1], 255, np.uint8)
+    alpha[:40] = 0  # a transparent band at the top
+    rgba.putalpha(Image.fromarray(alpha))
+    rgba.save(d / "cutout.png")
+    for fmt in ("jpg", "png"):
+        files = {}
+        for engine in ("local", "ray"):
+            out = tmp_path / f"{engine}-{fmt}"
+            r = run_cli("colorize", d, "-o", out, "--model", small_checkpoint, "--size", "64", "--format", fmt,
+                        "--compare", "--engine", engine, *(["--actors", "1"] if engine == "ray" else []))
+            assert r.returncode == 0, r.stderr
+            files[engine] = {p.relative_to(out).as_posix(): p for p in out.rglob("*")
+                             if p.is_file() and not p.name.startswith("huenet-manifest")}
+        assert sorted(files["local"]) == sorted(files["ray"]), files
+        want = {f"plain.{fmt}", "plain_compare.png", "cutout.png", "cutout_compare.png"}
+        assert set(files["local"]) == want
+        for name in want:
+            a, b = Image.open(files["local"][name]), Image.open(files["ray"][name])
+            assert (a.mode, a.size, a.format) == (b.mode, b.size, b.format), name
+            assert np.abs(np.asarray(a, np.int16) - np.asarray(b, np.int16)).max() <= 1, name
+        kept = np.asarray(Image.open(files["ray"]["cutout.png"]))
+        assert kept.shape[-1] == 4 and (kept[:40, :, 3] == 0).all() and (kept[40:, :, 3] == 255).all()
+    # an output that would replace an input: the same one-line refusal on both, and the input kept
+    before = (d / "plain.jpg").read_bytes()
+    lines = {}
+    for engine in ("local", "ray"):
+        r = run_cli("colorize", d / "plain.jpg", d / "cutout.png", "-o", d, "--model", small_checkpoint, "--size", "64",
+                    "--engine", engine, *(["--actors", "1"] if engine == "ray" else []))
+        assert r.returncode == 1, r.stderr
+        lines[engine] = sorted(ln for ln in r.stderr.splitlines() if "would overwrite an input" in ln)
+    assert lines["local"] == lines["ray"] and len(lines["local"]) == 2, lines
+    assert (d / "plain.jpg").read_bytes() == before

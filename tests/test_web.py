@@ -206,13 +206,19 @@ def test_browser_upload_shows_colorized_photo(server):
             assert page.get_attribute("#download", "href").startswith("blob:")
             page.screenshot(path=str(artifacts / f"web-{name}.png"), full_page=True)
             # the vividness control (a classification model's temperature) colorizes again
-            assert page.is_visible("#vivid") and page.inner_text("#vivid-value") == "T = 0.50, restraint 0.00"
+            # shown at most twice its own size (not stretched to the page's width)
+            shown = page.evaluate("document.getElementById('compare').getBoundingClientRect().width")
+            assert shown <= 2 * src.width + 1, (shown, src.size)
+            # the vividness control, in plain words (the numbers behind it in its tooltip)
+            assert page.is_visible("#vivid") and page.inner_text("#vivid-value") == "the model's choice"
+            assert page.get_attribute("#vivid-value", "title") == "temperature 0.50, restraint 0.00"
             first = page.get_attribute("#download", "href")
             page.evaluate("""() => { const v = document.getElementById('vivid'); v.value = 100;
                                      v.dispatchEvent(new Event('input')); v.dispatchEvent(new Event('change')); }""")
             page.wait_for_function(f"document.getElementById('download').href !== {first!r} && "
                                    "document.getElementById('result').dataset.ready === '1'", timeout=60_000)
-            assert page.inner_text("#vivid-value") == "T = 0.10, restraint 0.00"
+            assert page.inner_text("#vivid-value") == "bolder (50)"
+            assert page.get_attribute("#vivid-value", "title") == "temperature 0.10, restraint 0.00"
             # an error from the API is shown in words
             bad = artifacts / "not-a-photo.jpg"
             bad.write_bytes(b"definitely not a jpeg")

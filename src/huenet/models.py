@@ -214,7 +214,7 @@ class VGGFusionConfig:
     head_stride: int = 8
     output: str = "ab"
     num_bins: int | None = None
-    temperature: float = 0.38
+    temperature: float = DEFAULT_TEMPERATURE
     restraint: float = 0.0
 
     def __post_init__(self):
@@ -322,7 +322,7 @@ class LiteUNetConfig:
     decoder_channels: tuple[int, int, int, int] = (256, 128, 96, 64)
     output: str = "bins"
     num_bins: int | None = None
-    temperature: float = 0.38
+    temperature: float = DEFAULT_TEMPERATURE
     restraint: float = 0.0
 
     def __post_init__(self):
@@ -385,7 +385,7 @@ class ResNetColorConfig:
     blocks: int = 5
     output: str = "ab"
     num_bins: int | None = None
-    temperature: float = 0.38
+    temperature: float = DEFAULT_TEMPERATURE
     restraint: float = 0.0
 
     def __post_init__(self):

@@ -24,8 +24,9 @@ from typing import Sequence
 from PIL import Image
 
 from ..figures import gray_input, triptych
-from ..images import IMAGE_EXTENSIONS, ImageLoadError, Photo, encoding_for, find_images, load_photo, pil_from_u8
-from ..images import save_image
+from ..images import (
+    IMAGE_EXTENSIONS, ImageLoadError, Photo, encoding_for, find_images, load_photo, looks_gray, pil_from_u8, save_image,
+)
 from ..settings import OutputSettings
 from ..video_io import OUTPUT_CONTAINERS, VIDEO_EXTENSIONS, output_path_for_video
 
@@ -154,7 +155,7 @@ def write(photo: Photo, result: Image.Image, target: str, settings: OutputSettin
     written = [target]
     _write_one(result, target, settings.png_level)
     if settings.compare:
-        original = None if photo.pixels.shape[-1] == 1 else pil_from_u8(photo.u8)
+        original = None if looks_gray(photo) else pil_from_u8(photo.u8)
         sheet = triptych(gray_input(photo), result, original)
         name = _compare_name(target)
         _write_one(sheet, name, settings.png_level)
