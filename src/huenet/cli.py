@@ -216,7 +216,8 @@ def _add_export(sub) -> None:
     p.add_argument("-o", "--output", required=True, help="ONNX file to write")
     p.add_argument("--check", nargs="*", help="photos/folders: compare onnxruntime with PyTorch on them")
     p.add_argument("--check-limit", type=int, default=8)
-    p.add_argument("--size", type=int, default=256, help="working size for --check")
+    p.add_argument("--size", type=int, default=DEFAULT_WORKING_SIZE,
+                   help=f"working size for --check (default {DEFAULT_WORKING_SIZE})")
     p.add_argument("--temperature", type=float, default=None,
                    help="classification models: the annealed mean's T built into the graph (default: the model's)")
     p.set_defaults(func="cmd_export")

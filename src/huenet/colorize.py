@@ -393,19 +393,11 @@ class Colorizer:
         hint spreads (fraction of the diagonal; default ``hints.DEFAULT_REACH``), ``sigma`` how much a
         lightness step stops it (L units; default ``hints.DEFAULT_SIGMA``, 0: Levin's adaptive one); ``prior=0`` ignores
         the network (the hints alone fill the photo)."""
-        points = [h if isinstance(h, H.Point) else H.parse_point(str(h)) for h in hints]
         px = tensor_view(photo.pixels).permute(2, 0, 1)[None]
         height, width = px.shape[-2:]
-        wh, ww = working_size(height, width, size or self.size)
-        # the solve runs on a grid of at most H.SOLVE_PIXELS (its LU grows faster than the pixels);
-        # the change the hints make is then resized to the working size and added to the network's ab
-        k = min(1.0, (H.SOLVE_PIXELS / (wh * ww)) ** 0.5)
-        sh, sw = max(8, round(wh * k)), max(8, round(ww * k))
-        # the hints on that grid, checked before any other work
-        if hint_image is not None:
-            hint_ab, weight = H.to_grid(H.rasterise(points, height, width, hint_image), (sh, sw))
-        else:
-            hint_ab, weight = H.points_to_grid(points, height, width, (sh, sw))
+        # the hints on the solve's grid, checked before any other work
+        hint_ab, weight = H.hints_on_grid(hints, hint_image, (height, width),
+                                          working_size(height, width, size or self.size))
         L = self.lightness(px.to(self.device))
         use_net = prior is None or prior > 0
         ab_small = self.predict_ab_small(L, size, temperature, restraint) if use_net else None

@@ -234,6 +234,21 @@ def to_grid(hints: HintMap, size: tuple[int, int]) -> tuple[torch.Tensor, torch.
     return ab, cover
 
 
+def hints_on_grid(hints: Iterable[Point | str], hint_image: str | os.PathLike | None, photo_size: tuple[int, int],
+                  working: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The hints (``Point``s or ``"x,y,#rrggbb[,r]"`` strings, photo pixels; and/or a hint image) on
+    the grid the solve runs on: the working size, shrunk to at most ``SOLVE_PIXELS`` (the LU grows
+    faster than the pixels; the change the hints make is resized back to the working size and
+    added to the network's ab). Returns (hint ab, weight) on that grid."""
+    points = [h if isinstance(h, Point) else parse_point(str(h)) for h in hints]
+    (height, width), (wh, ww) = photo_size, working
+    k = min(1.0, (SOLVE_PIXELS / (wh * ww)) ** 0.5)
+    grid = (max(8, round(wh * k)), max(8, round(ww * k)))
+    if hint_image is not None:
+        return to_grid(rasterise(points, height, width, hint_image), grid)
+    return points_to_grid(points, height, width, grid)
+
+
 def affinities(L: np.ndarray, sigma: float | None = DEFAULT_SIGMA) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Edge-aware affinities between 8-neighbours: rows, cols and weights of a symmetric matrix,
     ``exp(-(L_r - L_s)^2 / (2 sigma^2))`` (``L`` in 0..100), divided by the pair's distance.
