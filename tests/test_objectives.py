@@ -142,3 +142,28 @@ def test_mse_objective_matches_the_seeds_loss():
     assert torch.allclose(obj.loss(pred, ab), ((ab / 110 - pred) ** 2).mean())
     with pytest.raises(ValueError):
         ObjectiveConfig("perceptual")
+
+
+def test_scale_consistency_is_zero_for_the_same_view_and_trains_only_the_large_one():
+    """The shipped model's logits for real photos at 64 and 128 px: a positive divergence (the
+    model does not see them alike); the small view's logits repeated 2x2 as the 'large' view
+    give 0; the gradient reaches the large view only."""
+    from huenet.checkpoints import load_model
+    from huenet.objectives import scale_consistency
+    from huenet.weights import default_weights_path
+
+    model, _ = load_model(default_weights_path())
+    rgb = []
+    for p in photos("bsds500/test", 2):
+        im = Image.open(p).convert("RGB").resize((128, 128), Image.BICUBIC)
+        rgb.append(torch.from_numpy(np.asarray(im).copy()).permute(2, 0, 1).float() / 255)
+    L = rgb_to_lab(torch.stack(rgb))[:, :1]
+    small = model.raw(torch.nn.functional.interpolate(L, scale_factor=0.5, mode="bilinear", antialias=True))
+    large = model.raw(L).detach().requires_grad_(True)
+    small = small.detach().requires_grad_(True)
+    d = scale_consistency(small, large)
+    assert d.item() > 0.05
+    d.backward()
+    assert small.grad is None and large.grad is not None and large.grad.abs().sum() > 0
+    same = small.detach().repeat_interleave(2, -2).repeat_interleave(2, -1)
+    assert scale_consistency(small.detach(), same).item() < 1e-5

@@ -1,6 +1,7 @@
 """Training on real photos: the loss falls, the schedule halves, runs resume exactly and survive kills."""
 
 import json
+import math
 import os
 import random
 import shutil
@@ -9,13 +10,14 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 import torch
 
 from huenet.checkpoints import load_model, read_checkpoint
 from huenet.runtime import cpu_has_native_bf16
 from huenet.config import TrainConfig, load_recipe
-from huenet.data import prepare_pack
+from huenet.data import lab_batch, prepare_pack
 from huenet.training import NonFiniteLossError, Trainer, resume, train
 
 from conftest import DATA, HED_FILE, REPO, run_cli
@@ -329,3 +331,25 @@ def test_time_limit_stops_cleanly_with_a_best_checkpoint_and_resumes(pack, tmp_p
     assert any("val_loss" in r for r in metrics(run))
     resumed = resume(run, time_limit_min=0.0)  # no limit: finish all 5 epochs
     assert _weights(resumed)[1]["epoch"] == 5
+
+
+def test_scale_consistency_trains_and_needs_classification(pack, tmp_path):
+    """With scale_consistency each batch is also seen at half size and the full-size view is
+    pulled toward it: the same run without it ends with the two views further apart."""
+    from huenet.objectives import scale_consistency
+
+    divergence, losses = {}, {}
+    for weight in (0.01, 5.0):  # both also train on the half-size view; only the pull differs
+        cfg = small_cfg(pack, tmp_path / f"run{weight}", model_config=CLS, objective="classification", epochs=3,
+                        lr=1e-3, lr_halving_epochs=0, samples=0, scale_consistency=weight, deterministic=True)
+        trainer = Trainer(cfg)
+        run = trainer.fit()
+        losses[weight] = [r["train_loss"] for r in metrics(run) if "train_loss" in r]
+        L = torch.cat([lab_batch(rgb)[0] for rgb in trainer._val_batches(16)])
+        half = torch.nn.functional.interpolate(L, scale_factor=0.5, mode="bilinear", antialias=True)
+        with torch.no_grad():
+            divergence[weight] = scale_consistency(trainer.model.raw(half), trainer.model.raw(L)).item()
+    assert losses[5.0] and all(math.isfinite(x) for x in losses[5.0])
+    assert divergence[5.0] < 0.8 * divergence[0.01], divergence
+    with pytest.raises(ValueError, match="scale_consistency"):
+        Trainer(small_cfg(pack, tmp_path / "mse", scale_consistency=1.0))

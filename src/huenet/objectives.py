@@ -169,6 +169,18 @@ def downsample_ab(ab: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.adaptive_avg_pool2d(ab, size)
 
 
+def scale_consistency(raw_small: torch.Tensor, raw_large: torch.Tensor) -> torch.Tensor:
+    """How far the color distributions a classification model predicts for a photo at one size
+    (``raw_large``: logits, ``N x Q x H x W``) are from those it predicts for the same photo at
+    half that size (``raw_small``, ``N x Q x h x w``; the reference, not trained toward): the
+    mean KL divergence KL(small || large) per cell of the small grid, the large one's
+    probabilities averaged over each cell. 0 when the model sees the photo the same at both sizes
+    (the blotches that flip with the working size come from where it does not)."""
+    q = F.softmax(raw_small.detach().float(), dim=1)
+    p = F.adaptive_avg_pool2d(F.softmax(raw_large.float(), dim=1), raw_small.shape[-2:])
+    return (q * (torch.log(q.clamp_min(1e-8)) - torch.log(p.clamp_min(1e-8)))).sum(1).mean()
+
+
 class MSEObjective:
     """The seed's loss: MSE in the network's scaled units (ab / 110)."""
 

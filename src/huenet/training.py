@@ -29,8 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
+import torch.nn.functional as F
 from torch import nn
+from tqdm import tqdm
 
 from .errors import HuenetError, SettingsError
 from .checkpoints import CheckpointError, load_model, optimizer_state, optimizer_tensors, read_checkpoint, save_checkpoint
@@ -41,7 +42,7 @@ from .figures import contact_sheet, triptych
 from .images import pil_from_rgb, save_image
 from .color import lab_to_rgb
 from .models import ColorNet, create_model
-from .objectives import ClassificationObjective, MSEObjective, ObjectiveConfig, prior_from_batches
+from .objectives import ClassificationObjective, MSEObjective, ObjectiveConfig, prior_from_batches, scale_consistency
 
 
 class NonFiniteLossError(HuenetError, RuntimeError):
@@ -191,6 +192,8 @@ class Trainer:
             raise SettingsError(f"{len(self.train_src)} training photos are fewer than one batch of {cfg.batch_size}")
 
         ObjectiveConfig(cfg.objective, cfg.rebalance_lambda)  # an unknown objective fails here, before any work
+        if cfg.scale_consistency and cfg.objective != "classification":
+            raise SettingsError("scale_consistency compares color distributions: it needs objective 'classification'")
         if cfg.init_from:
             self.model, _ = load_model(cfg.init_from)
         else:
@@ -500,10 +503,7 @@ class Trainer:
         else:  # resampled where the batch is (the GPU, with a preloaded pack)
             size = int(plan.sizes[self.step_in_epoch])
             rgb = resized_crops(u8.to(self.device, non_blocking=True), plan.boxes[p], plan.flip[p], size)
-        L, ab = lab_batch(rgb)
-        with self._autocast():
-            raw = self._wrapped(self._layout(L))
-        loss = self.objective.loss(raw, ab)
+        loss = self._loss(*lab_batch(rgb))
         if not torch.isfinite(loss):
             last_ckpt = self.ckpt_dir / "last.safetensors"
             where = f"last good checkpoint: {last_ckpt}" if last_ckpt.exists() else "no checkpoint was saved yet"
@@ -513,6 +513,20 @@ class Trainer:
         loss.backward()
         self.optimizer.step()
         return loss.item()
+
+    def _loss(self, L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+        """The objective on the batch; with ``scale_consistency``, also on the batch at half size,
+        plus the weighted pull of the full-size view toward the half-size one."""
+        with self._autocast():
+            raw = self._wrapped(self._layout(L))
+        loss = self.objective.loss(raw, ab)
+        if self.cfg.scale_consistency:
+            half = F.interpolate(L, scale_factor=0.5, mode="bilinear", antialias=True, align_corners=False)
+            with self._autocast():
+                raw_half = self._wrapped(self._layout(half))
+            loss = loss + self.objective.loss(raw_half, ab) + self.cfg.scale_consistency * scale_consistency(
+                raw_half, raw)
+        return loss
 
     def _after_step(self, bar, window: "_LossWindow", stop: "_StopFlag") -> str | None:
         """The hooks after each step: the train row every ``log_every`` steps, validation every
