@@ -1,6 +1,7 @@
 """How much the colors move with the working size (issue 25's scale gate).
 
-    python scripts/scale_consistency.py ../shared/data/bsds500/test [--model M] [--sizes 128 256]
+    python scripts/scale_consistency.py ../shared/data/bsds500/test [--model M] [--sizes 128 256] \
+        [--scales 1 2] [--temperature T] [--restraint R]
 
 Each photo is colorized at its own resolution at each working size (everything else the model's
 defaults); printed: the mean over photos of the mean Delta ab (Euclidean, Lab) between the outputs
@@ -27,9 +28,11 @@ def main():
     ap.add_argument("--model", default=None)
     ap.add_argument("--sizes", type=int, nargs=2, default=[128, 256])
     ap.add_argument("--scales", type=float, nargs="*", default=None, help="the colorizer's scales (default: the model's)")
+    ap.add_argument("--temperature", type=float, default=None, help="default: the model's")
+    ap.add_argument("--restraint", type=float, default=None, help="default: the model's")
     args = ap.parse_args()
-    cs = [Colorizer.load(args.model, size=s, precision="fp32", **({"scales": tuple(args.scales)} if args.scales else {}))
-          for s in args.sizes]
+    cs = [Colorizer.load(args.model, size=s, precision="fp32", temperature=args.temperature, restraint=args.restraint,
+                         scales=tuple(args.scales) if args.scales else None) for s in args.sizes]
     dab, cf = [], [[] for _ in cs]
     for path in _walk_images(args.data):
         img = open_image(path)

@@ -43,6 +43,9 @@ def main() -> None:
     ap.add_argument("--hardware", required=True)
     ap.add_argument("--note", default="", help="how it was trained, in words (kept in the JSON)")
     ap.add_argument("--data-sources", nargs="*", default=[], help="names of the photo collections trained on")
+    ap.add_argument("--earlier", type=Path, default=None,
+                    help="the JSON of the shipped weights this checkpoint was fine-tuned from: its training, data "
+                         "and provenance are kept as the earlier stage (earlier_stages)")
     args = ap.parse_args()
     path = resolve_checkpoint_path(args.checkpoint)
     model, meta = load_model(path)
@@ -63,6 +66,10 @@ def main() -> None:
                       **({"crop_borders": args.crop_borders} if args.crop_borders is not None else {})},
         "shipped_from": {"checkpoint": str(path), "hardware": args.hardware, "note": args.note},
     }
+    if args.earlier is not None:
+        before = json.loads(args.earlier.read_text())
+        shipped["earlier_stages"] = [*before.get("earlier_stages", []),
+                                     {k: before.get(k) for k in ("training", "data", "inference", "shipped_from")}]
     enc = dict(meta.get("encoder_weights") or {})
     if isinstance(enc.get("converted_from"), str):  # written before encoders.py merged a converted file's provenance
         enc = {**json.loads(enc.pop("converted_from")), "converted_file": enc.pop("path", None),

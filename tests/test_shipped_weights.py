@@ -46,7 +46,7 @@ def test_colorize_without_model_keeps_size_and_lightness(tmp_path):
     assert np.hypot(Lb[..., 1], Lb[..., 2]).mean() > 3  # it adds color
     r = run_cli("info")
     assert r.returncode == 0 and "4,033,365" in r.stdout
-    assert "working size 128 (logits averaged with 256), temperature 0.8, restraint 0.5" in r.stdout
+    assert "working size 128 (logits averaged with 256), temperature 0.7, restraint 0.25" in r.stdout
     from huenet.runtime import cpu_has_native_bf16
 
     if not torch.cuda.is_available():  # what --device/--precision auto pick here
