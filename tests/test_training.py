@@ -226,14 +226,18 @@ def test_recipes_parse_and_cli_overrides_them(tmp_path):
         assert cfg.lr == 1e-4 and cfg.lr_halving_epochs == 3 and cfg.batch_size == 16 and cfg.size == 128
         assert cfg.model == "vgg_fusion" and cfg.model_config["encoder"] == "vgg19"
         assert cfg.epochs == 25 and cfg.betas == (0.9, 0.999)
-    # the shipped weights' recipe says what the shipped checkpoint records
-    shipped = load_recipe(REPO / "configs" / "default-weights.toml")
+    # the shipped weights' recipes say what the shipped checkpoint records: the H200 run (its earlier
+    # stage), then the CPU fine-tune from it
     meta = json.loads((REPO / "weights" / "huenet-lite0-cls.json").read_text())
-    run = meta["training"]["recipe"]
-    for field in ("objective", "rebalance_lambda", "batch_size", "size", "lr", "freeze_through", "lr_halving_epochs",
-                  "epochs", "crop_scale", "crop_aspect", "train_sizes"):
-        value = getattr(shipped, field)
-        assert (list(value) if isinstance(value, tuple) else value) == run[field], field
+    stages = [(configs, stage["training"]["recipe"]) for configs, stage in
+              (("default-weights", meta["earlier_stages"][0]), ("scale-consistency", meta))]
+    for name, run in stages:
+        recipe = load_recipe(REPO / "configs" / f"{name}.toml")
+        for field in ("objective", "rebalance_lambda", "batch_size", "size", "lr", "freeze_through",
+                      "lr_halving_epochs", "epochs", "crop_scale", "crop_aspect", "train_sizes", "scale_consistency"):
+            value = getattr(recipe, field)
+            assert (list(value) if isinstance(value, tuple) else value) == run.get(field, 0.0), (name, field)
+    shipped = load_recipe(REPO / "configs" / "default-weights.toml")
     assert {k: meta["config"][k] for k in shipped.model_config} == shipped.model_config
     bad = tmp_path / "bad.toml"
     bad.write_text("[train]\nlearning_rate = 1\n")
