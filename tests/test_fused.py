@@ -46,6 +46,10 @@ def test_large_photos_take_the_fused_path_and_small_ones_do_not(small_checkpoint
     assert c._use_fused(big) and not c._use_fused(small)
     assert not Colorizer.load(small_checkpoint, device="cpu", fused=False)._use_fused(big)
     assert Colorizer.load(small_checkpoint, device="cpu", fused=True)._use_fused(small)
+    # the route each kind of input takes, decided in one place
+    big_u8 = torch.zeros(1, 3, 1024, FUSED_MIN_PIXELS // 1024, dtype=torch.uint8)
+    assert c._color_path(big_u8) == "pixels" and c._color_path(big) == "lightness"
+    assert c._color_path(big_u8, as_uint8=False) == "tensor" and c._color_path(small) == "tensor"
 
 
 def test_threads_may_call_the_fused_path_at_once(small_checkpoint):

@@ -133,6 +133,16 @@ class Colorizer:
             return True
         return px.shape[-2] * px.shape[-1] >= FUSED_MIN_PIXELS and fused.available()
 
+    def _color_path(self, px: torch.Tensor, as_uint8: bool = True) -> str:
+        """The one place the full-resolution work is routed, for ``px`` (8-bit or float photo pixels,
+        or L, ``N x C x H x W``) and an 8-bit (``as_uint8``) or float output: ``"pixels"``, the fused
+        kernels straight from 8-bit pixels to the 8-bit output (no full-resolution L); ``"lightness"``,
+        the fused kernel from a full-resolution L (float pixels, hints, video frames); ``"tensor"``,
+        torch in bands of rows (``_use_fused`` says when the kernels pay)."""
+        if not as_uint8 or not self._use_fused(px):
+            return "tensor"
+        return "pixels" if px.dtype == torch.uint8 else "lightness"
+
     @property
     def temperature(self) -> float | None:
         return getattr(self.model, "temperature", None) if self.model is not None else None
@@ -271,7 +281,7 @@ class Colorizer:
         """``N x 3 x H x W`` RGB or ``N x 1 x H x W`` gray (float in [0, 1], or uint8) -> colorized
         ``N x 3 x H x W`` RGB in [0, 1] (or uint8 0..255 with ``as_uint8``, stored channels last),
         same size and lightness."""
-        if as_uint8 and rgb.dtype == torch.uint8 and self._use_fused(rgb):
+        if self._color_path(rgb, as_uint8) == "pixels":
             # 8-bit pixels straight to 8-bit output: no full-resolution L (fused.py)
             return fused.srgb_u8_from_pixels(rgb, self._ab_from_pixels(rgb, size, temperature, restraint))
         L = self.lightness(rgb.to(self.device))
@@ -317,7 +327,7 @@ class Colorizer:
         last): ab resized bilinearly, joined to L, gamut mapped, in bands; on CPUs with numba, for
         large photos, in one fused pass per pixel (``fused.py``; the same codes up to float rounding)."""
         n, _, h, w = L.shape
-        if self._use_fused(L):
+        if self._color_path(L) == "lightness":
             return fused.fused_srgb_u8(L, ab_small)
         out = torch.empty(n, h, w, 3, dtype=torch.uint8, device=L.device)
         for r0, r1, L_rows, ab_rows in self._band_inputs(L, ab_small):
@@ -345,7 +355,7 @@ class Colorizer:
             groups[(p.pixels.shape, p.pixels.dtype.str)].append(i)
         for idx in groups.values():
             first = tensor_view(photos[idx[0]].pixels).permute(2, 0, 1)  # a view: C x H x W
-            if first.dtype == torch.uint8 and self._use_fused(first):
+            if self._color_path(first) == "pixels":
                 for i in idx:  # large 8-bit photos: one at a time, in place (no batch to copy them into)
                     results[i] = self._colorize_u8_photo(photos[i], size, temperature, restraint)
                 continue
