@@ -169,14 +169,15 @@ def test_combinations_that_cannot_be_honored_are_refused(small_checkpoint, tmp_p
 
 def test_compare_on_a_gray_photo_leaves_out_the_original(small_checkpoint, tmp_path):
     """A black-and-white photo has no 'Original' to show: the sheet is Input | Predicted."""
-    gray = tmp_path / "gray.png"
+    gray, scan = tmp_path / "gray.png", tmp_path / "scan.png"  # one channel; a gray scan saved as RGB
     Image.open(_photo(tmp_path)).convert("L").save(gray)
+    Image.open(gray).convert("RGB").save(scan)
     color = _photo(tmp_path, "color.jpg")
-    r = run_cli("colorize", gray, color, "-o", tmp_path / "out", "--model", small_checkpoint, "--compare")
+    r = run_cli("colorize", gray, scan, color, "-o", tmp_path / "out", "--model", small_checkpoint, "--compare")
     assert r.returncode == 0, r.stderr
     w = Image.open(gray).width
-    two, three = Image.open(tmp_path / "out" / "gray_compare.png"), Image.open(tmp_path / "out" / "color_compare.png")
-    assert 2 * w <= two.width < 3 * w <= three.width
+    sheets = {n: Image.open(tmp_path / "out" / f"{n}_compare.png").width for n in ("gray", "scan", "color")}
+    assert 2 * w <= sheets["gray"] == sheets["scan"] < 3 * w <= sheets["color"], sheets
 
 
 def test_an_internal_error_is_named_and_shows_its_traceback_under_huenet_debug(tmp_path):

@@ -56,7 +56,8 @@ class Colorizer:
         checkpoint's JSON (its ``inference`` table gives the defaults for ``None`` settings)."""
         if isinstance(options.get("device"), torch.device):
             options["device"] = str(options["device"])
-        settings = (settings or ColorizerSettings()).replace(**options) if options else (settings or ColorizerSettings())
+        settings = settings or ColorizerSettings()
+        settings = settings.replace(**options) if options else settings
         if runner is None and model is None:
             raise ValueError("a Colorizer needs a model or a runner")
         self.settings = settings
@@ -73,11 +74,7 @@ class Colorizer:
         # full-resolution color math runs in bands of about this many pixels (see colorize_rgb):
         # 256 K on CPUs (the fastest of 64 K..1 M here), larger on GPUs (fewer kernel launches)
         self.band_pixels = settings.band_pixels or (1 << 18 if self.device.type == "cpu" else 1 << 22)
-        check_decode_settings(model, settings.temperature, settings.restraint)
-        if settings.temperature is not None:  # the model's defaults from now on (per-call values override them)
-            model.temperature = float(settings.temperature)
-        if settings.restraint is not None:
-            model.restraint = float(settings.restraint)
+        apply_decode_settings(model, settings)  # the model's defaults from now on (per-call values override them)
         # the network's arithmetic; the color math around it always runs in fp32
         self.precision = pick_precision(settings.precision, self.device) if self.backend == "torch" else "fp32"
         self.model = model.to(self.device).eval() if model is not None else None
@@ -165,11 +162,7 @@ class Colorizer:
         model, meta = load_model(path, device=pick_device(settings.device) if not settings.onnx else "cpu")
         if not settings.onnx:
             return cls(model, settings, meta=meta)
-        check_decode_settings(model, settings.temperature, settings.restraint)
-        if settings.temperature is not None:  # built into the graph the onnxruntime runner exports
-            model.temperature = float(settings.temperature)
-        if settings.restraint is not None:
-            model.restraint = float(settings.restraint)
+        apply_decode_settings(model, settings)  # built into the graph the onnxruntime runner exports
         return cls(model.cpu(), settings, meta=meta, runner=onnx_runner(model, meta))
 
     # -- the network at working size ---------------------------------------------------------
@@ -442,6 +435,15 @@ class Colorizer:
         px = tensor_view(np.ascontiguousarray(a)).permute(0, 3, 1, 2)
         u8 = self.colorize_rgb(px, as_uint8=True).permute(0, 2, 3, 1).cpu().numpy()
         return u8 if batched else u8[0]
+
+
+def apply_decode_settings(model: torch.nn.Module | None, settings: ColorizerSettings) -> None:
+    """Make ``settings``' temperature and restraint (where given) the model's own, after checking them."""
+    check_decode_settings(model, settings.temperature, settings.restraint)
+    if settings.temperature is not None:
+        model.temperature = float(settings.temperature)
+    if settings.restraint is not None:
+        model.restraint = float(settings.restraint)
 
 
 def check_decode_settings(model: torch.nn.Module | None, temperature: float | None, restraint: float | None) -> None:

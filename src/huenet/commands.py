@@ -12,7 +12,7 @@ import torch
 
 from .archive.local import colorize_files
 from .archive.ray import colorize_with_ray
-from .archive.stages import Item, decode, write
+from .archive.stages import WRITABLE_SUFFIXES, Item, decode, input_keys, write
 from .checkpoints import load_model
 from .colorize import Colorizer, check_decode_settings
 from .config import TrainConfig, apply_overrides, load_recipe
@@ -22,7 +22,7 @@ from .evaluate import evaluate, format_table, write_outputs
 from .export import export_onnx
 from .figures import contact_sheet, gray_input, lab_split, loss_curve, save_figure, triptych
 from .hints import parse_points, parse_stroke
-from .images import IMAGE_EXTENSIONS, find_images, load_photo, looks_gray, pil_from_rgb
+from .images import find_images, load_photo, looks_gray, pil_from_rgb
 from .models import create_model
 from .onnx_backend import compare_backends
 from .runtime import pick_device, pick_precision
@@ -98,11 +98,11 @@ def _colorize_with_hints(args: argparse.Namespace, settings: ColorizerSettings, 
     for stroke in args.stroke or []:
         points += parse_stroke(stroke)
     out = Path(args.output)
-    if out.suffix.lower() not in IMAGE_EXTENSIONS:
+    if out.suffix.lower() not in WRITABLE_SUFFIXES:
         raise SettingsError(f"{out}: with hints, -o names the output image (e.g. out.png)")
     if out.resolve() == Path(args.inputs[0]).resolve():
         raise SettingsError(f"{out}: the output would overwrite the input; choose another -o")
-    photo, target = decode(Item(args.inputs[0], str(out)), output, frozenset(args.inputs))
+    photo, target = decode(Item(args.inputs[0], str(out)), output, input_keys(args.inputs))
     colorizer = Colorizer.load(settings)
     result = colorizer.colorize_hinted(photo, points, args.hints)
     write(photo, result, target, output)

@@ -109,6 +109,20 @@ def display_name(path: str | os.PathLike) -> str:
     return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
+def file_problem(path: Path, kind: str) -> tuple[str, str] | None:
+    """Why ``path`` cannot be read as an ``kind`` file ("image", "video"), as (reason, error kind
+    ``unreadable`` or ``not_<kind>``), before any decoder sees it; None when it can be opened."""
+    if path.is_dir():
+        return f"is a directory, not {'an' if kind[0] in 'aeiou' else 'a'} {kind} file", "unreadable"
+    if not path.exists():
+        return "no such file", "unreadable"
+    if not os.access(path, os.R_OK):
+        return "permission denied", "unreadable"
+    if path.stat().st_size == 0:
+        return "empty file (0 bytes)", f"not_{kind}"
+    return None
+
+
 def _describe(source: str | os.PathLike | BinaryIO | bytes) -> str:
     if isinstance(source, (str, os.PathLike)):
         return display_name(source)
@@ -128,15 +142,9 @@ def open_image(
             raise ImageLoadError(name, "empty file (0 bytes)", "not_image")
         source = io.BytesIO(source)
     if isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        if path.is_dir():
-            raise ImageLoadError(name, "is a directory, not an image file", "unreadable")
-        if not path.exists():
-            raise ImageLoadError(name, "no such file", "unreadable")
-        if not os.access(path, os.R_OK):
-            raise ImageLoadError(name, "permission denied", "unreadable")
-        if path.stat().st_size == 0:
-            raise ImageLoadError(name, "empty file (0 bytes)", "not_image")
+        problem = file_problem(Path(source), "image")
+        if problem:
+            raise ImageLoadError(name, *problem)
     try:
         with warnings.catch_warnings():
             # Our own pixel limit below replaces Pillow's bomb warning; its warnings about odd

@@ -13,7 +13,7 @@ from typing import Iterator
 import numpy as np
 
 from .errors import HuenetError, missing_extra
-from .images import display_name
+from .images import display_name, file_problem
 
 VIDEO_EXTENSIONS = frozenset(".mp4 .m4v .mov .mkv .webm .avi .mpg .mpeg .ts .mts .wmv .flv .ogv .3gp".split())
 # containers we write, and the video encoder each gets by default
@@ -89,14 +89,9 @@ def open_clip(source: str | os.PathLike | bytes, name: str | None = None):
     else:
         name = name or display_name(source)
         p = Path(source)
-        if p.is_dir():
-            raise VideoError(name, "is a directory, not a video file", "unreadable")
-        if not p.exists():
-            raise VideoError(name, "no such file", "unreadable")
-        if not os.access(p, os.R_OK):
-            raise VideoError(name, "permission denied", "unreadable")
-        if p.stat().st_size == 0:
-            raise VideoError(name, "empty file (0 bytes)", "not_video")
+        problem = file_problem(p, "video")
+        if problem:
+            raise VideoError(name, *problem)
         target = str(p)
     try:
         container = av.open(target, "r")

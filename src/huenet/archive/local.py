@@ -18,7 +18,7 @@ from ..images import ImageLoadError
 from ..settings import OutputSettings
 from ..video import VideoSettings, colorize_video
 from ..video_io import VIDEO_EXTENSIONS, VideoError
-from .stages import Item, Report, decode, plan, write, write_problem
+from .stages import Item, Report, decode, input_keys, plan, write, write_problem
 
 # A chunk (photos decoded together, then colorized together) stops growing at about this many
 # pixels: 8 small photos share network batches, 12-megapixel ones come one at a time.
@@ -55,7 +55,7 @@ def colorize_files(
     if clips:
         _colorize_clips(colorizer, clips, video or VideoSettings(), report, log, progress)
     if photos:
-        _colorize_photos(colorizer, photos, frozenset(i.input for i in items), settings, report, log, progress,
+        _colorize_photos(colorizer, photos, input_keys(i.input for i in items), settings, report, log, progress,
                          io_thread, chunk_pixels)
     return report
 

@@ -30,8 +30,8 @@ from ..colorize import Colorizer
 from ..errors import missing_extra
 from ..images import IMAGE_EXTENSIONS, ImageLoadError, display_name
 from ..settings import ColorizerSettings, OutputSettings
-from .stages import Item, Report, _fs, decode, exists, is_uri, output_path_for, overwrite_problem, plan, write
-from .stages import write_problem
+from .stages import Item, Report, _fs, decode, exists, input_keys, is_uri, output_path_for, overwrite_problem, plan
+from .stages import write, write_problem
 
 MANIFEST = "huenet-manifest.parquet"
 COLUMNS = ("input", "output", "status", "error", "seconds", "model", "settings")
@@ -214,7 +214,7 @@ def colorize_with_ray(settings: ColorizerSettings, inputs: Sequence[str], out: s
         ds = ray.data.from_items(todo, override_num_blocks=max(1, min(len(todo), len(todo) // batch)))
         ds = ds.map_batches(
             ColorizeActor, fn_constructor_kwargs={"settings": settings, "output": output,
-                                                  "inputs": frozenset(r.input for r in rows)},
+                                                  "inputs": input_keys(r.input for r in rows)},
             batch_size=batch, batch_format="numpy",
             compute=ray.data.ActorPoolStrategy(min_size=1, max_size=n),
             num_cpus=cpus_per_actor, num_gpus=gpus_per_actor,

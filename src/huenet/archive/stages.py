@@ -4,7 +4,7 @@
       -> decode (the photo; its output's final name: alpha kept as PNG)
       -> colorize (``Colorizer.colorize_photos``: same-size photos share network batches)
       -> write (encoded and written atomically, with its comparison sheet if asked for)
-      -> one ``Result`` per item, gathered in one ``Report``
+      -> one line per item that failed, gathered with the written ones in one ``Report``
 
 ``local.py`` runs them in this process (decoding and writing in a thread beside the network);
 ``ray.py`` runs them as a Ray Data pipeline. The rules live here once: output names, what happens
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import io
 import os
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,22 +39,6 @@ class Item:
 
     input: str
     output: str
-
-
-@dataclass
-class Result:
-    """What became of one item: ``status`` is ``ok`` or ``error`` (then ``error`` is one line that
-    names the file and the problem); ``seconds``: reading, its share of the network, writing."""
-
-    input: str
-    output: str
-    status: str = "ok"
-    error: str | None = None
-    seconds: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
 
 
 @dataclass
@@ -124,10 +107,21 @@ def plan(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, settings: 
     return items, problems
 
 
+def path_key(path: str) -> str:
+    """What two names of one file have in common: a local path resolved, a URI as it is."""
+    return path if is_uri(path) else str(Path(path).resolve())
+
+
+def input_keys(inputs) -> frozenset[str]:
+    """The ``path_key`` of every input, once per batch (``decode`` checks outputs against them)."""
+    return frozenset(path_key(str(i)) for i in inputs)
+
+
 def decode(item: Item, settings: OutputSettings, inputs: frozenset[str] = frozenset()) -> tuple[Photo, str]:
     """The item's photo (a local path or a URI) and its output's final name: a photo with
-    transparency asked for as JPEG is written as PNG (JPEG cannot hold alpha). Raises
-    ``ImageLoadError`` naming the file, or ``ValueError`` when that final name is an input."""
+    transparency asked for as JPEG is written as PNG (JPEG cannot hold alpha). ``inputs``: the
+    batch's ``input_keys``. Raises ``ImageLoadError`` naming the file, or ``ValueError`` when that
+    final name is an input."""
     if is_uri(item.input):
         fs, path = _fs(item.input)
         try:
@@ -142,37 +136,24 @@ def decode(item: Item, settings: OutputSettings, inputs: frozenset[str] = frozen
     target = item.output
     if photo.alpha is not None and Path(target).suffix.lower() in (".jpg", ".jpeg"):
         target = str(Path(target).with_suffix(".png")) if not is_uri(target) else target.rsplit(".", 1)[0] + ".png"
-        if target in inputs or (not is_uri(target) and Path(target).resolve() in {Path(i).resolve() for i in inputs}):
+        if path_key(target) in inputs:
             raise ValueError(overwrite_problem(item.input, target))
     return photo, target
 
 
-def write(photo: Photo, result: Image.Image, target: str, settings: OutputSettings) -> list[str]:
+def write(photo: Photo, result: Image.Image, target: str, settings: OutputSettings) -> None:
     """Write ``result`` to ``target`` atomically (a temporary name, then a rename: a reader, or a
     run cut off, never sees half a file), and with ``settings.compare`` its sheet
-    ``NAME_compare.png`` (Input | Predicted | Original; Input | Predicted for a gray photo).
-    Returns the paths written."""
-    written = [target]
+    ``NAME_compare.png`` (Input | Predicted | Original; Input | Predicted for a gray photo)."""
     _write_one(result, target, settings.png_level)
     if settings.compare:
         original = None if looks_gray(photo) else pil_from_u8(photo.u8)
-        sheet = triptych(gray_input(photo), result, original)
-        name = _compare_name(target)
-        _write_one(sheet, name, settings.png_level)
-        written.append(name)
-    return written
+        _write_one(triptych(gray_input(photo), result, original), _compare_name(target), settings.png_level)
 
 
 def write_problem(source: str, target: str, e: Exception) -> str:
     reason = e.strerror if isinstance(e, OSError) and e.strerror else e
     return f"{source}: cannot write {target} ({reason})"
-
-
-def timed(fn, *args):
-    """``(fn(*args), seconds)``."""
-    t0 = time.perf_counter()
-    value = fn(*args)
-    return value, time.perf_counter() - t0
 
 
 def _compare_name(target: str) -> str:
