@@ -69,3 +69,15 @@ def test_classification_model_exports_with_its_temperature_built_in(bins_checkpo
     assert max(d for _, d in diffs) < AB_BOUND, diffs
     with pytest.raises(ValueError, match="built in"):
         Colorizer.load(out, temperature=0.5)
+
+
+def test_a_colorizer_on_an_onnx_runner_refuses_several_scales(onnx_file):
+    """The settings refuse scales with backend onnxruntime; a Colorizer built on a runner directly
+    (settings that do not say onnx) is held to the same rule."""
+    from huenet.errors import SettingsError
+    from huenet.onnx_backend import onnx_runner
+
+    meta = onnx_metadata(onnx_file)
+    with pytest.raises(SettingsError, match="several scales need the PyTorch backend"):
+        Colorizer(None, meta=meta, runner=onnx_runner(onnx_file), scales=(1.0, 2.0))
+    assert Colorizer(None, meta=meta, runner=onnx_runner(onnx_file), scales=(1.0,)).scales == (1.0,)

@@ -34,7 +34,7 @@ from .images import (
 from .onnx_backend import onnx_metadata, onnx_runner
 from .checkpoints import load_model
 from .runtime import pick_device, pick_precision
-from .settings import DEFAULT_BATCH_SIZE, DEFAULT_WORKING_SIZE, ColorizerSettings
+from .settings import DEFAULT_BATCH_SIZE, DEFAULT_WORKING_SIZE, ColorizerSettings, refuse_for_onnx
 from .weights import default_weights_path
 
 # the fused color path (fused.py) from this many pixels up: below ~1 MP the tensor path is already
@@ -102,8 +102,8 @@ class Colorizer:
         # An exported graph takes one size: ONNX runs the first scale alone unless told otherwise
         default_scales = inference.get("scales") if runner is None else None
         self.scales = tuple(float(x) for x in (settings.scales or default_scales or (1.0,)))
-        if len(self.scales) > 1 and runner is not None:
-            raise SettingsError("several scales need the PyTorch backend (an exported ONNX graph takes one size)")
+        if runner is not None:
+            refuse_for_onnx(scales=self.scales)
         # the fused full-resolution color path (numba, CPU): None = where numba is installed and the
         # photo has at least fused.MIN_PIXELS; True = always on the CPU (an error without numba); False = never
         self.fused = settings.fused

@@ -49,6 +49,17 @@ def _one_of(name: str, value: str, choices: tuple[str, ...]) -> None:
         raise SettingsError(f"unknown {name} {value!r}; use one of {', '.join(choices)}")
 
 
+def refuse_for_onnx(scales=None, compile: bool = False, flip: bool | None = False) -> None:
+    """The one rule for what an exported ONNX graph cannot do (the settings check it, and so does a
+    Colorizer handed an onnxruntime runner directly)."""
+    if scales is not None and len(scales) > 1:
+        raise SettingsError("several scales need the PyTorch backend (an exported ONNX graph takes one size)")
+    if compile:
+        raise SettingsError("--compile applies to the PyTorch backend, not onnxruntime")
+    if flip:
+        raise SettingsError("flip averaging needs the PyTorch backend")
+
+
 @dataclass(frozen=True)
 class ColorizerSettings:
     """How a ``Colorizer`` is built; ``None`` means "the model's own value" (its checkpoint says)."""
@@ -86,12 +97,7 @@ class ColorizerSettings:
         if self.scales is not None and (not self.scales or self.scales[0] != 1.0 or min(self.scales) <= 0):
             raise SettingsError(f"scales start with 1 (the working size) and are > 0, not {list(self.scales)}")
         if self.onnx:
-            if self.scales is not None and len(self.scales) > 1:
-                raise SettingsError("several scales need the PyTorch backend (an exported ONNX graph takes one size)")
-            if self.compile:
-                raise SettingsError("--compile applies to the PyTorch backend, not onnxruntime")
-            if self.flip:
-                raise SettingsError("flip averaging needs the PyTorch backend")
+            refuse_for_onnx(scales=self.scales, compile=self.compile, flip=self.flip)
         if self.model is not None and self.model.endswith(".onnx") and (
                 self.temperature is not None or self.restraint is not None):
             raise SettingsError(f"{self.model}: an exported model has its temperature and restraint built in; "
