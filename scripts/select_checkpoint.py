@@ -41,6 +41,7 @@ def main():
     ap.add_argument("--temperatures", type=float, nargs="+", default=[None])
     ap.add_argument("--restraints", type=float, nargs="+", default=[None])
     ap.add_argument("--sizes", type=int, nargs=2, default=[128, 256])
+    ap.add_argument("--scales", type=float, nargs="+", default=None, help="the colorizer's scales (default: the model's)")
     ap.add_argument("--precision", default="auto")
     ap.add_argument("--jsonl", default=None)
     args = ap.parse_args()
@@ -56,7 +57,8 @@ def main():
         for t in args.temperatures:
             for r in args.restraints:
                 t0 = time.perf_counter()
-                cs = [Colorizer.load(model, size=s, precision=args.precision, temperature=t, restraint=r)
+                cs = [Colorizer.load(model, size=s, precision=args.precision, temperature=t, restraint=r,
+                                      scales=tuple(args.scales) if args.scales else None)
                       for s in args.sizes]
                 ev, dab, cf2 = Evaluation("full", args.sizes[0]), [], []
                 for (name, gt), x in zip(photos, tensors):
@@ -67,10 +69,11 @@ def main():
                     cf2.append(colorfulness(second))
                     score_photo(ev, name, gt, {"model": _u8(outs[0])})
                 row = {"model": str(model), "temperature": cs[0].temperature, "restraint": cs[0].restraint,
+                       "scales": list(cs[0].scales),
                        **_row(ev, "model"), "delta_ab": float(np.mean(dab)), "cf_second": float(np.mean(cf2)),
                        "seconds": round(time.perf_counter() - t0, 1)}
                 rows.append(row)
-                print(f"{Path(model).stem:<24} T {row['temperature']} R {row['restraint']}: AuC {row['auc']:.4f} "
+                print(f"{Path(model).stem:<24} T {row['temperature']} R {row['restraint']} scales {row['scales']}: AuC {row['auc']:.4f} "
                       f"rb {row['auc_rebalanced']:.4f} PSNR {row['psnr']:.2f} CF {row['cf']:.1f}/{row['cf_second']:.1f} "
                       f"dCF {row['dcf']:.2f} Delta ab {row['delta_ab']:.2f} ({row['seconds']} s)", flush=True)
     if args.jsonl:

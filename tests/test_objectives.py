@@ -167,3 +167,12 @@ def test_scale_consistency_is_zero_for_the_same_view_and_trains_only_the_large_o
     assert small.grad is None and large.grad is not None and large.grad.abs().sum() > 0
     same = small.detach().repeat_interleave(2, -2).repeat_interleave(2, -1)
     assert scale_consistency(small.detach(), same).item() < 1e-5
+    # the other way round: the large (more detailed) view is the reference, the small one trained
+    small.grad = large.grad = None
+    d_large = scale_consistency(small, large, reference="large")
+    assert d_large.item() > 0.05 and abs(d_large.item() - d.item()) > 1e-3  # KL is not symmetric
+    d_large.backward()
+    assert large.grad is None and small.grad is not None and small.grad.abs().sum() > 0
+    assert scale_consistency(small.detach(), same, reference="large").item() < 1e-5
+    with pytest.raises(ValueError, match="reference"):
+        scale_consistency(small, large, reference="both")

@@ -337,22 +337,33 @@ def test_time_limit_stops_cleanly_with_a_best_checkpoint_and_resumes(pack, tmp_p
 
 
 def test_scale_consistency_trains_and_needs_classification(pack, tmp_path):
-    """With scale_consistency each batch is also seen at half size and the full-size view is
-    pulled toward it: the same run without it ends with the two views further apart."""
+    """With scale_consistency each batch is also seen at half size and the two views are pulled
+    together (the full-size view toward the half-size one, or with reference "large" the other
+    way): the same run with a faint pull ends with the two views further apart."""
     from huenet.objectives import scale_consistency
 
     divergence, losses = {}, {}
-    for weight in (0.01, 5.0):  # both also train on the half-size view; only the pull differs
-        cfg = small_cfg(pack, tmp_path / f"run{weight}", model_config=CLS, objective="classification", epochs=3,
-                        lr=1e-3, lr_halving_epochs=0, samples=0, scale_consistency=weight, deterministic=True)
+    for weight, reference in ((0.01, "small"), (5.0, "small"), (5.0, "large")):  # all also train on the half-size view
+        cfg = small_cfg(pack, tmp_path / f"run{weight}{reference}", model_config=CLS, objective="classification",
+                        epochs=3, lr=1e-3, lr_halving_epochs=0, samples=0, scale_consistency=weight,
+                        scale_consistency_reference=reference, deterministic=True)
         trainer = Trainer(cfg)
         run = trainer.fit()
-        losses[weight] = [r["train_loss"] for r in metrics(run) if "train_loss" in r]
+        losses[weight, reference] = [r["train_loss"] for r in metrics(run) if "train_loss" in r]
         L = torch.cat([lab_batch(rgb)[0] for rgb in trainer._val_batches(16)])
         half = torch.nn.functional.interpolate(L, scale_factor=0.5, mode="bilinear", antialias=True)
         with torch.no_grad():
-            divergence[weight] = scale_consistency(trainer.model.raw(half), trainer.model.raw(L)).item()
-    assert losses[5.0] and all(math.isfinite(x) for x in losses[5.0])
-    assert divergence[5.0] < 0.8 * divergence[0.01], divergence
+            raw_half, raw = trainer.model.raw(half), trainer.model.raw(L)
+            divergence[weight, reference] = {ref: scale_consistency(raw_half, raw, ref).item() for ref in ("small", "large")}
+    for reference in ("small", "large"):  # each pull lowers the divergence it trains
+        assert losses[5.0, reference] and all(math.isfinite(x) for x in losses[5.0, reference])
+    # the large view can copy the small one's coarser colors at once (0.31 -> 7e-5 here); the small
+    # view can only approach the large one's detail (0.24 -> 0.20), and the large view is left free
+    assert divergence[5.0, "small"]["small"] < 0.01 * divergence[0.01, "small"]["small"], divergence
+    assert divergence[5.0, "large"]["large"] < 0.9 * divergence[0.01, "small"]["large"], divergence
+    assert divergence[5.0, "large"]["small"] > 100 * divergence[5.0, "small"]["small"], divergence
+    with pytest.raises(ValueError, match="scale_consistency_reference"):
+        Trainer(small_cfg(pack, tmp_path / "ref", model_config=CLS, objective="classification", scale_consistency=1.0,
+                          scale_consistency_reference="both"))
     with pytest.raises(ValueError, match="scale_consistency"):
         Trainer(small_cfg(pack, tmp_path / "mse", scale_consistency=1.0))

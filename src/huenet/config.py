@@ -58,6 +58,8 @@ class TrainConfig:
     # classification: also train on each batch at half its size, and pull the large view's color
     # distributions toward the small view's (objectives.scale_consistency) with this weight (0: off)
     scale_consistency: float = 0.0
+    # which view is the reference the other is pulled toward: "small" (the half-size view) or "large"
+    scale_consistency_reference: str = "small"
     freeze_through: str | None = None  # keep encoder layers up to this one (e.g. "pool3") frozen throughout
     max_steps: int = 0  # stop after this many optimizer steps in all (0 = no limit)
     time_limit_min: float = 0.0  # stop cleanly (saving 'last') after this many minutes of this invocation (0 = none)

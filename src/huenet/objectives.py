@@ -41,6 +41,7 @@ PRIOR_SIGMA = 5.0
 DEFAULT_LAMBDA = 0.5
 DEFAULT_TEMPERATURE = 0.38
 OBJECTIVES = ("mse", "classification")
+SCALE_REFERENCES = ("small", "large")  # the view scale_consistency holds fixed (the other is pulled toward it)
 
 
 @functools.lru_cache(maxsize=4)
@@ -169,15 +170,23 @@ def downsample_ab(ab: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.adaptive_avg_pool2d(ab, size)
 
 
-def scale_consistency(raw_small: torch.Tensor, raw_large: torch.Tensor) -> torch.Tensor:
+def scale_consistency(raw_small: torch.Tensor, raw_large: torch.Tensor, reference: str = "small") -> torch.Tensor:
     """How far the color distributions a classification model predicts for a photo at one size
     (``raw_large``: logits, ``N x Q x H x W``) are from those it predicts for the same photo at
-    half that size (``raw_small``, ``N x Q x h x w``; the reference, not trained toward): the
-    mean KL divergence KL(small || large) per cell of the small grid, the large one's
-    probabilities averaged over each cell. 0 when the model sees the photo the same at both sizes
+    half that size (``raw_small``, ``N x Q x h x w``), the large one's probabilities averaged over
+    each cell of the small grid: the mean KL divergence per cell. ``reference`` is the view held
+    fixed (no gradient) that the other is pulled toward: ``"small"`` (KL(small || large), the
+    large view trained) or ``"large"`` (KL(large || small), the small view trained: the model's
+    more detailed view sets the colors). 0 when the model sees the photo the same at both sizes
     (the blotches that flip with the working size come from where it does not)."""
-    q = F.softmax(raw_small.detach().float(), dim=1)
+    if reference not in SCALE_REFERENCES:
+        raise ValueError(f"scale consistency reference must be one of {SCALE_REFERENCES}, not {reference!r}")
+    q = F.softmax(raw_small.float(), dim=1)
     p = F.adaptive_avg_pool2d(F.softmax(raw_large.float(), dim=1), raw_small.shape[-2:])
+    if reference == "small":
+        q = q.detach()
+    else:
+        q, p = p.detach(), q
     return (q * (torch.log(q.clamp_min(1e-8)) - torch.log(p.clamp_min(1e-8)))).sum(1).mean()
 
 

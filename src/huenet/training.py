@@ -42,7 +42,8 @@ from .figures import contact_sheet, triptych
 from .images import pil_from_rgb, save_image
 from .color import lab_to_rgb
 from .models import ColorNet, create_model
-from .objectives import ClassificationObjective, MSEObjective, ObjectiveConfig, prior_from_batches, scale_consistency
+from .objectives import (SCALE_REFERENCES, ClassificationObjective, MSEObjective, ObjectiveConfig, prior_from_batches,
+                         scale_consistency)
 
 
 class NonFiniteLossError(HuenetError, RuntimeError):
@@ -194,6 +195,9 @@ class Trainer:
         ObjectiveConfig(cfg.objective, cfg.rebalance_lambda)  # an unknown objective fails here, before any work
         if cfg.scale_consistency and cfg.objective != "classification":
             raise SettingsError("scale_consistency compares color distributions: it needs objective 'classification'")
+        if cfg.scale_consistency_reference not in SCALE_REFERENCES:
+            raise SettingsError(f"scale_consistency_reference must be one of {', '.join(SCALE_REFERENCES)}, "
+                                f"not {cfg.scale_consistency_reference!r}")
         if cfg.init_from:
             self.model, _ = load_model(cfg.init_from)
         else:
@@ -516,7 +520,7 @@ class Trainer:
 
     def _loss(self, L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
         """The objective on the batch; with ``scale_consistency``, also on the batch at half size,
-        plus the weighted pull of the full-size view toward the half-size one."""
+        plus the weighted pull between the two views (toward ``scale_consistency_reference``)."""
         with self._autocast():
             raw = self._wrapped(self._layout(L))
         loss = self.objective.loss(raw, ab)
@@ -525,7 +529,7 @@ class Trainer:
             with self._autocast():
                 raw_half = self._wrapped(self._layout(half))
             loss = loss + self.objective.loss(raw_half, ab) + self.cfg.scale_consistency * scale_consistency(
-                raw_half, raw)
+                raw_half, raw, self.cfg.scale_consistency_reference)
         return loss
 
     def _after_step(self, bar, window: "_LossWindow", stop: "_StopFlag") -> str | None:
