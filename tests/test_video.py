@@ -291,7 +291,10 @@ def test_output_that_is_a_folder_or_not_a_video_is_refused(clips, small_checkpoi
 def test_interrupted_run_leaves_no_file_under_the_final_name(small_checkpoint, tmp_path):
     out = tmp_path / "out.mp4"
     proc = subprocess.Popen([sys.executable, "-m", "huenet.cli", "colorize", str(CLIPS / "squirrel.mp4"), "-o",
-                             str(out), "--model", str(small_checkpoint)], stderr=subprocess.PIPE)
+                             str(out), "--model", str(small_checkpoint)], stderr=subprocess.PIPE,
+                            # a shell that runs the tests in the background hands its children SIGINT
+                            # ignored, and Python then installs no KeyboardInterrupt: Ctrl-C as a user has it
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while time.time() < deadline and not list(tmp_path.glob(".out.part-*.mp4")):
         time.sleep(0.05)
