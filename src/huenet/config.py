@@ -55,10 +55,10 @@ class TrainConfig:
     weight_decay: float = 0.0
     lr_halving_epochs: int = 3  # lr *= 0.5 every this many epochs (0 = constant)
     freeze_encoder_epochs: int = 0  # train only the decoder for the first K epochs
-    # classification: also train on each batch at half its size, and pull the large view's color
-    # distributions toward the small view's (objectives.scale_consistency) with this weight (0: off)
+    # classification: also train on each batch at half its size, and pull the two views' color
+    # distributions together (objectives.scale_consistency) with this weight (0: off)
     scale_consistency: float = 0.0
-    # which view is the reference the other is pulled toward: "small" (the half-size view) or "large"
+    # the view held fixed, the other pulled toward it: "small" (the half-size view) or "large"
     scale_consistency_reference: str = "small"
     freeze_through: str | None = None  # keep encoder layers up to this one (e.g. "pool3") frozen throughout
     max_steps: int = 0  # stop after this many optimizer steps in all (0 = no limit)

@@ -170,6 +170,13 @@ def downsample_ab(ab: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.adaptive_avg_pool2d(ab, size)
 
 
+def check_scale_reference(reference: str) -> None:
+    """The views ``scale_consistency`` can hold fixed; anything else is a clear error."""
+    if reference not in SCALE_REFERENCES:
+        raise SettingsError(f"scale_consistency_reference must be one of {', '.join(SCALE_REFERENCES)}, "
+                            f"not {reference!r}")
+
+
 def scale_consistency(raw_small: torch.Tensor, raw_large: torch.Tensor, reference: str = "small") -> torch.Tensor:
     """How far the color distributions a classification model predicts for a photo at one size
     (``raw_large``: logits, ``N x Q x H x W``) are from those it predicts for the same photo at
@@ -179,8 +186,7 @@ def scale_consistency(raw_small: torch.Tensor, raw_large: torch.Tensor, referenc
     large view trained) or ``"large"`` (KL(large || small), the small view trained: the model's
     more detailed view sets the colors). 0 when the model sees the photo the same at both sizes
     (the blotches that flip with the working size come from where it does not)."""
-    if reference not in SCALE_REFERENCES:
-        raise ValueError(f"scale consistency reference must be one of {SCALE_REFERENCES}, not {reference!r}")
+    check_scale_reference(reference)
     q = F.softmax(raw_small.float(), dim=1)
     p = F.adaptive_avg_pool2d(F.softmax(raw_large.float(), dim=1), raw_small.shape[-2:])
     if reference == "small":

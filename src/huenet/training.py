@@ -42,8 +42,8 @@ from .figures import contact_sheet, triptych
 from .images import pil_from_rgb, save_image
 from .color import lab_to_rgb
 from .models import ColorNet, create_model
-from .objectives import (SCALE_REFERENCES, ClassificationObjective, MSEObjective, ObjectiveConfig, prior_from_batches,
-                         scale_consistency)
+from .objectives import (ClassificationObjective, MSEObjective, ObjectiveConfig, check_scale_reference,
+                         prior_from_batches, scale_consistency)
 
 
 class NonFiniteLossError(HuenetError, RuntimeError):
@@ -195,9 +195,7 @@ class Trainer:
         ObjectiveConfig(cfg.objective, cfg.rebalance_lambda)  # an unknown objective fails here, before any work
         if cfg.scale_consistency and cfg.objective != "classification":
             raise SettingsError("scale_consistency compares color distributions: it needs objective 'classification'")
-        if cfg.scale_consistency_reference not in SCALE_REFERENCES:
-            raise SettingsError(f"scale_consistency_reference must be one of {', '.join(SCALE_REFERENCES)}, "
-                                f"not {cfg.scale_consistency_reference!r}")
+        check_scale_reference(cfg.scale_consistency_reference)  # before any work, as the objective above
         if cfg.init_from:
             self.model, _ = load_model(cfg.init_from)
         else:
