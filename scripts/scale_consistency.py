@@ -13,11 +13,10 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-import torch
 
-from huenet.color import rgb_to_lab
 from huenet.colorize import Colorizer
 from huenet.data import _walk_images
+from huenet.evaluate import mean_delta_ab
 from huenet.images import open_image
 from huenet.metrics import colorfulness
 
@@ -37,8 +36,7 @@ def main():
     for path in _walk_images(args.data):
         img = open_image(path)
         outs = [np.asarray(c.colorize(img).convert("RGB")) for c in cs]
-        labs = [rgb_to_lab(torch.from_numpy(o).permute(2, 0, 1)[None].float() / 255)[0] for o in outs]
-        dab.append(float((labs[0][1:] - labs[1][1:]).norm(dim=0).mean()))
+        dab.append(mean_delta_ab(outs[0], outs[1]))
         for k, o in enumerate(outs):
             cf[k].append(colorfulness(o))
     print(f"{len(dab)} photos; mean Delta ab between sizes {args.sizes[0]} and {args.sizes[1]}: {np.mean(dab):.2f}; "

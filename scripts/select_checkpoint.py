@@ -24,7 +24,7 @@ import torch
 from huenet.color import rgb_to_lab
 from huenet.colorize import Colorizer
 from huenet.data import _walk_images
-from huenet.evaluate import Evaluation, _u8, baseline_predictions, score_photo
+from huenet.evaluate import Evaluation, _u8, baseline_predictions, mean_delta_ab, score_photo
 from huenet.images import load_photo
 from huenet.metrics import colorfulness
 
@@ -62,12 +62,10 @@ def main():
                       for s in args.sizes]
                 ev, dab, cf2 = Evaluation("full", args.sizes[0]), [], []
                 for (name, gt), x in zip(photos, tensors):
-                    outs = [c.colorize_rgb(x)[0] for c in cs]
-                    labs = [rgb_to_lab(o.clamp(0, 1)[None])[0] for o in outs]
-                    dab.append(float((labs[0][1:] - labs[1][1:]).norm(dim=0).mean()))
-                    second = _u8(outs[1])
+                    first, second = (_u8(c.colorize_rgb(x)[0]) for c in cs)  # 8-bit, as written and scored
+                    dab.append(mean_delta_ab(first, second))
                     cf2.append(colorfulness(second))
-                    score_photo(ev, name, gt, {"model": _u8(outs[0])})
+                    score_photo(ev, name, gt, {"model": first})
                 row = {"model": str(model), "temperature": cs[0].temperature, "restraint": cs[0].restraint,
                        "scales": list(cs[0].scales),
                        **_row(ev, "model"), "delta_ab": float(np.mean(dab)), "cf_second": float(np.mean(cf2)),

@@ -161,3 +161,20 @@ def test_evaluation_by_source_shows_each_collection(tmp_path, small_checkpoint):
     report = (tmp_path / "ev" / "report.md").read_text()
     assert "## By source" in report and "| utkface | 2 |" in report
     assert json.loads((tmp_path / "ev" / "summary.json").read_text())["by_source"]["houses"]["images"] == 3
+
+
+def test_mean_delta_ab_between_two_renderings_of_a_real_photo():
+    """0 for the same rendering; against the photo's gray version, its mean chroma (checked with
+    scikit-image's Lab); symmetric."""
+    from huenet.evaluate import mean_delta_ab
+
+    path = sorted((DATA / "bsds500" / "test").glob("*.jpg"))[0]
+    rgb = np.asarray(Image.open(path).convert("RGB"))
+    lab = skcolor.rgb2lab(rgb)
+    gray = (np.clip(skcolor.lab2rgb(np.dstack([lab[..., :1], np.zeros_like(lab[..., 1:])])), 0, 1) * 255).round()
+    gray = gray.astype(np.uint8)
+    chroma = float(np.hypot(lab[..., 1], lab[..., 2]).mean())
+    assert mean_delta_ab(rgb, rgb) == 0.0
+    d = mean_delta_ab(rgb, gray)
+    assert chroma > 5 and abs(d - chroma) < 0.05 * chroma, (d, chroma)
+    assert abs(mean_delta_ab(gray, rgb) - d) < 1e-9

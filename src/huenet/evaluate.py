@@ -41,6 +41,13 @@ def _lab(u8: np.ndarray) -> torch.Tensor:
     return rgb_to_lab(torch.tensor(u8).permute(2, 0, 1).float().div(255)[None])[0]
 
 
+def mean_delta_ab(u8_a: np.ndarray, u8_b: np.ndarray) -> float:
+    """The mean Delta ab (Euclidean, Lab) between two 8-bit renderings of one photo (``H x W x 3``):
+    how far apart their colors are, whatever their lightness."""
+    lab_a, lab_b = _lab(u8_a), _lab(u8_b)
+    return float(ab_errors(lab_a[1:].permute(1, 2, 0).numpy(), lab_b[1:].permute(1, 2, 0).numpy()).mean())
+
+
 @dataclass
 class Evaluation:
     protocol: str
