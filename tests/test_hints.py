@@ -161,6 +161,11 @@ def test_command_line_hints(tmp_path):
         assert not target.exists()  # nothing written
     r = run_cli("colorize", src, src, "-o", tmp_path / "o", "--hint", f"1,1,{RED}")
     assert r.returncode == 2 and "one photo" in r.stderr
+    own = tmp_path / "own.jpg"  # -o naming the input itself: refused as in a batch, the photo untouched
+    own.write_bytes(src.read_bytes())
+    r = run_cli("colorize", own, "-o", tmp_path / "." / "own.jpg", "--hint", f"1,1,{RED}")
+    assert r.returncode == 2 and "would overwrite an input" in r.stderr and "Traceback" not in r.stderr
+    assert own.read_bytes() == src.read_bytes()
 
 
 def test_points_reach_the_solve_grid_as_a_full_raster_would():

@@ -33,6 +33,20 @@ def test_weights_are_found_and_described():
     assert (REPO / "weights" / "MODEL_CARD.md").is_file()
 
 
+def test_info_json_says_what_colorize_does_with_the_checkpoint_and_the_options():
+    """`huenet info --json` reads the defaults from the colorizer itself (one place): the
+    checkpoint's inference table, and options on top of it as `colorize` would apply them."""
+    r = run_cli("info", "--json")
+    assert r.returncode == 0, r.stderr
+    inf = json.loads(r.stdout)["inference"]
+    assert (inf["working_size"], inf["scales"], inf["scale_sizes"]) == (128, [1.0, 2.0], [256])
+    assert (inf["temperature"], inf["restraint"], inf["crop_borders"], inf["flip"]) == (0.7, 0.25, True, False)
+    d = Colorizer.load(device="cpu", size=192, scales=(1.0,), crop_borders=False, temperature=0.5).describe()
+    assert d["inference"]["working_size"] == 192 and d["inference"]["scale_sizes"] == []
+    assert d["inference"]["crop_borders"] is False and d["inference"]["temperature"] == 0.5
+    assert d["runtime"]["device"] == "cpu" and d["runtime"]["backend"] == "torch"
+
+
 def test_colorize_without_model_keeps_size_and_lightness(tmp_path):
     src = sorted((DATA / "bsds500" / "test").glob("*.jpg"))[11]
     r = run_cli("colorize", src, "-o", tmp_path / "out.png")  # no --model: the shipped weights

@@ -57,13 +57,18 @@ def assert_clean_error(r, status):
     assert "Traceback" not in r.text and "/work/" not in r.text and "/tmp/" not in r.text
 
 
-def test_round_trip_keeps_size_and_lightness(client):
+def test_round_trip_keeps_size_and_lightness(client, colorizer, tmp_path):
     r = client.post("/api/colorize", files={"file": (PHOTO.name, PHOTO.read_bytes(), "image/jpeg")})
     assert r.status_code == 200 and r.headers["content-type"] == "image/png"
     out, src = Image.open(io.BytesIO(r.content)), Image.open(PHOTO).convert("RGB")
     assert out.size == src.size
     dl = np.abs(skcolor.rgb2lab(np.asarray(out.convert("RGB")) / 255)[..., 0] - skcolor.rgb2lab(np.asarray(src) / 255)[..., 0])
     assert dl.mean() < 0.3
+    # the very bytes `huenet colorize` writes to a file for this photo (one encoder for both)
+    from huenet.images import load_photo, save_image
+
+    save_image(colorizer.colorize_photos([load_photo(PHOTO)])[0], tmp_path / "cli.png")
+    assert r.content == (tmp_path / "cli.png").read_bytes()
     r = client.post("/api/colorize", files={"file": ("x.jpg", PHOTO.read_bytes())}, data={"format": "jpeg", "size": "128"})
     assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"
     assert Image.open(io.BytesIO(r.content)).size == src.size
@@ -75,6 +80,8 @@ def test_health_model_page_and_docs(client):
     assert client.get("/api/health").json()["status"] == "ok"
     info = client.get("/api/model").json()
     assert info["model"] == "vgg_fusion" and info["parameters"] > 0
+    assert info["working_size"] == info["inference"]["working_size"] and info["inference"]["scales"] == [1.0]
+    assert "data" not in info and "recipe" not in info["training"]
     page = client.get("/")
     assert page.status_code == 200 and 'type="file"' in page.text
     assert client.get("/docs").status_code == 200

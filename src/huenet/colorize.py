@@ -144,6 +144,25 @@ class Colorizer:
     def temperature(self) -> float | None:
         return getattr(self.model, "temperature", None) if self.model is not None else None
 
+    def describe(self) -> dict:
+        """The model (its checkpoint's name, config, provenance, parameter count) and what
+        ``colorize`` does with it by default under these settings: working size and further scales,
+        decoding, frames, flip, and where and in what precision the network runs. ``huenet info``
+        prints it; the web app's ``/api/model`` serves it."""
+        meta = self.meta
+        parameters = self.model.num_parameters() if self.model is not None else meta.get("parameters")
+        return {
+            "model": meta.get("model"), "config": meta.get("config"), "parameters": parameters,
+            "encoder_weights": meta.get("encoder_weights"), "training": meta.get("training"),
+            "data": meta.get("data"),
+            "inference": {"working_size": self.size, "scales": list(self.scales),
+                          "scale_sizes": self.scale_sizes(), "temperature": self.temperature,
+                          "restraint": self.restraint, "crop_borders": self.crop_borders, "flip": self.flip,
+                          "saturation": self.saturation},
+            "runtime": {"backend": self.backend, "device": self.device.type, "precision": self.precision,
+                        "torch": torch.__version__, "threads": torch.get_num_threads()},
+        }
+
     @classmethod
     def load(cls, settings: ColorizerSettings | str | os.PathLike | None = None, **options) -> "Colorizer":
         """A colorizer from ``settings`` (``ColorizerSettings``; or a checkpoint's path, or ``None``

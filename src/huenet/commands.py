@@ -8,7 +8,6 @@ import json
 import sys
 from pathlib import Path
 
-import torch
 
 from .archive.local import colorize_files
 from .archive.ray import colorize_with_ray
@@ -25,8 +24,7 @@ from .hints import parse_points, parse_stroke
 from .images import find_images, load_photo, looks_gray, pil_from_rgb
 from .models import create_model
 from .onnx_backend import compare_backends
-from .runtime import pick_device, pick_precision
-from .settings import DEFAULT_WORKING_SIZE, ColorizerSettings, OutputSettings, ServerSettings
+from .settings import ColorizerSettings, OutputSettings, ServerSettings
 from .training import resume, train
 from .video import Stability, VideoSettings
 from .video_io import is_video_path
@@ -100,8 +98,6 @@ def _colorize_with_hints(args: argparse.Namespace, settings: ColorizerSettings, 
     out = Path(args.output)
     if out.suffix.lower() not in WRITABLE_SUFFIXES:
         raise SettingsError(f"{out}: with hints, -o names the output image (e.g. out.png)")
-    if out.resolve() == Path(args.inputs[0]).resolve():
-        raise SettingsError(f"{out}: the output would overwrite the input; choose another -o")
     photo, target = decode(Item(args.inputs[0], str(out)), output, input_keys(args.inputs))
     colorizer = Colorizer.load(settings)
     result = colorizer.colorize_hinted(photo, points, args.hints)
@@ -124,49 +120,31 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_info(args: argparse.Namespace) -> int:
     if args.model is None and args.arch is not None:
-
         model = create_model(args.arch, encoder=args.encoder) if args.encoder else create_model(args.arch)
         meta = {"model": model.model_name, "config": model.config_dict()}
     else:
-
         model, meta = load_model(args.model or default_weights_path())
-
-
-    device = pick_device("auto")
-    info = {
-        "model": meta["model"],
-        "config": meta.get("config"),
-        "parameters": model.num_parameters(),
-        "encoder_weights": meta.get("encoder_weights"),
-        "training": meta.get("training"),
-        "data": meta.get("data"),
-        # what --device auto and --precision auto choose on this machine
-        # what `huenet colorize` does with it by default
-        "inference": {"working_size": (meta.get("inference") or {}).get("size") or DEFAULT_WORKING_SIZE,
-                      "temperature": getattr(model, "temperature", None),
-                      "scales": (meta.get("inference") or {}).get("scales") or [1.0],
-                      "crop_borders": (meta.get("inference") or {}).get("crop_borders", True)},
-        "runtime": {"device": device.type, "precision": pick_precision("auto", device),
-                    "torch": torch.__version__, "threads": torch.get_num_threads()},
-    }
+    # what `huenet colorize` does with it by default, on what --device/--precision auto pick here
+    info = Colorizer(model, ColorizerSettings(), meta=meta).describe()
+    parameters = info["parameters"]
     if args.json:
         print(json.dumps(info, indent=2))
-    else:
-        print(f"model       {info['model']}")
-        print(f"config      {json.dumps(info['config'])}")
-        print(f"parameters  {info['parameters']:,} ({info['parameters'] / 1e6:.2f} M)")
-        if info["encoder_weights"]:
-            print(f"encoder     {json.dumps(info['encoder_weights'])}")
-        inf = info["inference"]
-        how = (f"temperature {inf['temperature']:g}, restraint {getattr(model, 'restraint', 0):g} (annealed mean "
-               f"over {model.output_channels} ab bins; --temperature: lower is more vivid)"
-               if inf["temperature"] is not None else "predicts ab directly")
-        sizes = [round(inf["working_size"] * s) for s in inf["scales"]]
-        print(f"colorizes   working size {inf['working_size']}"
-              + (f" (logits averaged with {', '.join(map(str, sizes[1:]))})" if len(sizes) > 1 else "") + f", {how}"
-              + ("; uniform frames kept gray" if inf["crop_borders"] else ""))
-        rt = info["runtime"]
-        print(f"runs here   {rt['device']}, {rt['precision']} (torch {rt['torch']}, {rt['threads']} threads)")
+        return 0
+    print(f"model       {info['model']}")
+    print(f"config      {json.dumps(info['config'])}")
+    print(f"parameters  {parameters:,} ({parameters / 1e6:.2f} M)")
+    if info["encoder_weights"]:
+        print(f"encoder     {json.dumps(info['encoder_weights'])}")
+    inf = info["inference"]
+    how = (f"temperature {inf['temperature']:g}, restraint {inf['restraint'] or 0:g} (annealed mean "
+           f"over {model.output_channels} ab bins; --temperature: lower is more vivid)"
+           if inf["temperature"] is not None else "predicts ab directly")
+    print(f"colorizes   working size {inf['working_size']}"
+          + (f" (logits averaged with {', '.join(map(str, inf['scale_sizes']))})" if inf["scale_sizes"] else "")
+          + f", {how}" + ("; mirrored view averaged" if inf["flip"] else "")
+          + ("; uniform frames kept gray" if inf["crop_borders"] else ""))
+    rt = info["runtime"]
+    print(f"runs here   {rt['device']}, {rt['precision']} (torch {rt['torch']}, {rt['threads']} threads)")
     return 0
 
 

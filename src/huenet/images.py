@@ -312,6 +312,16 @@ def encoding_for(img: Image.Image, path: str | os.PathLike, quality: int = 95,
     return img, fmt, params
 
 
+def encode_image(img: Image.Image, name: str | os.PathLike, quality: int = 95,
+                 png_level: int = DEFAULT_PNG_LEVEL) -> bytes:
+    """``img`` encoded in memory as ``save_image`` writes it to a file called ``name`` (the web
+    app's replies, objects in a store)."""
+    img, fmt, params = encoding_for(img, name, quality, png_level)
+    buf = io.BytesIO()
+    img.save(buf, format=fmt, **params)
+    return buf.getvalue()
+
+
 def save_image(img: Image.Image, path: str | os.PathLike, quality: int = 95, png_level: int = DEFAULT_PNG_LEVEL) -> None:
     """Write atomically (temp file + rename) so an interrupted batch never leaves half a file.
 

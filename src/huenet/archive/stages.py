@@ -13,7 +13,6 @@ to transparency, which outputs are refused (one that would replace an input), at
 
 from __future__ import annotations
 
-import io
 import os
 import uuid
 from dataclasses import dataclass, field
@@ -22,9 +21,10 @@ from typing import Sequence
 
 from PIL import Image
 
+from ..errors import SettingsError
 from ..figures import gray_input, triptych
 from ..images import (
-    IMAGE_EXTENSIONS, ImageLoadError, Photo, encoding_for, find_images, load_photo, looks_gray, pil_from_u8, save_image,
+    IMAGE_EXTENSIONS, ImageLoadError, Photo, encode_image, find_images, load_photo, looks_gray, pil_from_u8, save_image,
 )
 from ..settings import OutputSettings
 from ..video_io import OUTPUT_CONTAINERS, VIDEO_EXTENSIONS, output_path_for_video
@@ -120,8 +120,8 @@ def input_keys(inputs) -> frozenset[str]:
 def decode(item: Item, settings: OutputSettings, inputs: frozenset[str] = frozenset()) -> tuple[Photo, str]:
     """The item's photo (a local path or a URI) and its output's final name: a photo with
     transparency asked for as JPEG is written as PNG (JPEG cannot hold alpha). ``inputs``: the
-    batch's ``input_keys``. Raises ``ImageLoadError`` naming the file, or ``ValueError`` when that
-    final name is an input."""
+    batch's ``input_keys``. Raises ``ImageLoadError`` naming the file, or ``SettingsError`` (a
+    ``ValueError``) when that final name is an input."""
     if is_uri(item.input):
         fs, path = _fs(item.input)
         try:
@@ -136,8 +136,8 @@ def decode(item: Item, settings: OutputSettings, inputs: frozenset[str] = frozen
     target = item.output
     if photo.alpha is not None and Path(target).suffix.lower() in (".jpg", ".jpeg"):
         target = str(Path(target).with_suffix(".png")) if not is_uri(target) else target.rsplit(".", 1)[0] + ".png"
-        if path_key(target) in inputs:
-            raise ValueError(overwrite_problem(item.input, target))
+    if path_key(target) in inputs:  # the final name (plan checked the asked-for one before any work)
+        raise SettingsError(overwrite_problem(item.input, target))
     return photo, target
 
 
@@ -171,14 +171,12 @@ def _write_one(img: Image.Image, target: str, png_level: int) -> None:
     # an object store: encoded in memory as save_image would, written under a temporary name
     # beside the target, then renamed (there a rename is a copy; the target still appears whole)
     fs, path = _fs(target)
-    img, fmt, params = encoding_for(img, path, png_level=png_level)
-    buf = io.BytesIO()
-    img.save(buf, format=fmt, **params)
+    data = encode_image(img, path, png_level=png_level)
     parent = path.rsplit("/", 1)[0]
     fs.makedirs(parent, exist_ok=True)
     tmp = f"{parent}/.{Path(path).name}.{uuid.uuid4().hex}.tmp"
     with fs.open(tmp, "wb") as f:
-        f.write(buf.getvalue())
+        f.write(data)
     fs.mv(tmp, path)
 
 

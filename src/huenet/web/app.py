@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import logging
 from email.parser import BytesParser
 from email.policy import HTTP
@@ -32,9 +31,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..colorize import Colorizer
 from ..hints import DEFAULT_REACH, HintError, load_json_points
-from ..images import ImageLoadError, load_photo
+from ..images import ImageLoadError, encode_image, load_photo
 from ..settings import (
-    DEFAULT_PNG_LEVEL, DEFAULT_STABILITY, RESTRAINT_RANGE, TEMPERATURE_RANGE, ColorizerSettings, ServerSettings,
+    DEFAULT_STABILITY, RESTRAINT_RANGE, TEMPERATURE_RANGE, ColorizerSettings, ServerSettings,
 )
 from ..video import Stability, VideoError, colorize_video_bytes
 
@@ -50,6 +49,8 @@ def _error(status: int, message: str, headers: dict | None = None) -> JSONRespon
     return JSONResponse({"error": message, "status": status}, status_code=status, headers=headers)
 
 
+# JPEG replies to the page: a little smaller than the files `huenet colorize` writes (95); the page shows, it does not archive
+WEB_JPEG_QUALITY = 92
 _IMAGE_ERRORS = {"not_image": 415, "too_large": 413, "corrupt": 422, "unreadable": 422}
 _VIDEO_ERRORS = {"not_video": 415, "too_large": 413, "corrupt": 422, "unreadable": 422}
 
@@ -281,28 +282,20 @@ def _colorize_bytes(colorizer: Colorizer, data: bytes, size: int, fmt: str, max_
             raise ApiError(422, str(e)) from None
     else:
         result = colorizer.colorize_photos([photo], size=size, temperature=temperature, restraint=restraint)[0]
-    buf = io.BytesIO()
-    if fmt == "jpeg":
-        result.convert("RGB").save(buf, "JPEG", quality=92)
-    else:
-        result.save(buf, "PNG", compress_level=DEFAULT_PNG_LEVEL)  # 4x faster than Pillow's 6 (bench_png.py)
-    return buf.getvalue()
+    # encoded as `huenet colorize` writes files (PNG at the fast default level; bench_png.py)
+    return encode_image(result, "result.jpg" if fmt == "jpeg" else "result.png", quality=WEB_JPEG_QUALITY)
 
 
 def model_description(colorizer: Colorizer) -> dict:
-    meta = colorizer.meta
-    return {
-        "model": meta.get("model"),
-        "config": meta.get("config"),
-        "parameters": colorizer.model.num_parameters() if colorizer.model is not None else meta.get("parameters"),
-        "encoder_weights": meta.get("encoder_weights"),
-        "training": {k: v for k, v in (meta.get("training") or {}).items() if k != "recipe"},
-        "working_size": colorizer.size,
-        "temperature": colorizer.temperature,
-        "restraint": colorizer.restraint,
-        "backend": colorizer.backend,
-        "precision": colorizer.precision,
-    }
+    """``/api/model``: the colorizer's description (``Colorizer.describe``, as ``huenet info
+    --json`` prints it) without the data and recipe tables, and the values the page reads at the
+    top level."""
+    d = colorizer.describe()
+    d.pop("data")
+    d["training"] = {k: v for k, v in (d["training"] or {}).items() if k != "recipe"}
+    inf, rt = d["inference"], d["runtime"]
+    return {**d, "working_size": inf["working_size"], "temperature": inf["temperature"],
+            "restraint": inf["restraint"], "backend": rt["backend"], "precision": rt["precision"]}
 
 
 def serve(settings: ColorizerSettings = ColorizerSettings(), host: str = "127.0.0.1", port: int = 8000,
