@@ -38,6 +38,7 @@ def main() -> None:
     ap.add_argument("--temperature", type=float, default=None)
     ap.add_argument("--restraint", type=float, default=None)
     ap.add_argument("--scales", type=float, nargs="*", default=None, help="multi-scale logits (e.g. 1 2)")
+    ap.add_argument("--saturation", type=float, default=None, help="default chroma gain on the output (measured)")
     ap.add_argument("--crop-borders", action=argparse.BooleanOptionalAction, default=None,
                     help="crop uniform frames before the network (the colorizer's default)")
     ap.add_argument("--hardware", required=True)
@@ -63,6 +64,7 @@ def main() -> None:
         "training": meta.get("training"),
         "data": data,
         "inference": {"size": args.size, **({"scales": args.scales} if args.scales else {}),
+                      **({"saturation": args.saturation} if args.saturation is not None else {}),
                       **({"crop_borders": args.crop_borders} if args.crop_borders is not None else {})},
         "shipped_from": {"checkpoint": str(path), "hardware": args.hardware, "note": args.note},
     }

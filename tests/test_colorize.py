@@ -149,13 +149,20 @@ def test_gray_photos_stay_one_channel_and_match_their_rgb_copies(colorizer, phot
     assert la.pixels.shape[2] == 1 and la.alpha is not None and la.alpha.min() == 200
 
 
-def test_saturation_gain_adds_chroma_and_keeps_lightness(small_checkpoint, photo_rgb_u8):
+def test_saturation_gain_adds_chroma_and_keeps_lightness(small_checkpoint, photo_rgb_u8, tmp_path):
     img = Image.fromarray(photo_rgb_u8)
     plain = Colorizer.load(small_checkpoint, device="cpu").colorize(img)
     lively = Colorizer.load(small_checkpoint, device="cpu", saturation=2.0).colorize(img)
     chroma = lambda im: np.hypot(*skcolor.rgb2lab(np.asarray(im) / 255.0)[..., 1:].transpose(2, 0, 1)).mean()
     assert chroma(lively) > 1.5 * chroma(plain)
     assert_same_lightness(lively, photo_rgb_u8 / 255.0)
+    # a checkpoint may carry its measured gain (its inference table): the default, an option overrides it
+    from huenet.checkpoints import load_model, save_checkpoint
+
+    model, _ = load_model(small_checkpoint)
+    gained = save_checkpoint(tmp_path / "gained.safetensors", model, meta={"inference": {"saturation": 2.0}})
+    assert np.array_equal(np.asarray(Colorizer.load(gained, device="cpu").colorize(img)), np.asarray(lively))
+    assert np.array_equal(np.asarray(Colorizer.load(gained, device="cpu", saturation=1.0).colorize(img)), np.asarray(plain))
 
 
 @pytest.mark.slow

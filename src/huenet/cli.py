@@ -44,8 +44,8 @@ def add_colorizer_args(p: argparse.ArgumentParser, precision: str = "auto") -> N
                    help="classification models: less color where the likely colors disagree in hue, "
                         f"{RESTRAINT_RANGE[0]:g}-{RESTRAINT_RANGE[1]:g} (0 = none; default: the model's)")
     p.add_argument("--saturation", type=float, default=d.saturation,
-                   help=f"gain on the predicted color, any model (default {d.saturation:g}: as trained); mostly for "
-                        "models that predict ab directly (MSE), whose colors are safe and muted: try 1.3")
+                   help="gain on the predicted color, any model (default: the model's, else 1: as trained); mostly "
+                        "for models that predict ab directly (MSE), whose colors are safe and muted: try 1.3")
     p.add_argument("--precision", default=precision, choices=PRECISIONS,
                    help=f"the network's arithmetic (default {precision}; auto: bf16 where the CPU/GPU has it natively)")
     p.add_argument("--compile", action="store_true", default=d.compile,

@@ -70,7 +70,7 @@ class Colorizer:
         self.size = settings.size or inference.get("size") or DEFAULT_WORKING_SIZE
         # MSE-trained models predict safe, desaturated colors (the mean of the plausible ones);
         # a gain on ab > 1 counters that. The gamut mapping keeps boosted colors displayable.
-        self.saturation = settings.saturation
+        self.saturation = float(inference.get("saturation", 1.0)) if settings.saturation is None else settings.saturation
         # full-resolution color math runs in bands of about this many pixels (see colorize_rgb):
         # 256 K on CPUs (the fastest of 64 K..1 M here), larger on GPUs (fewer kernel launches)
         self.band_pixels = settings.band_pixels or (1 << 18 if self.device.type == "cpu" else 1 << 22)

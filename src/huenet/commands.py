@@ -141,7 +141,8 @@ def cmd_info(args: argparse.Namespace) -> int:
            if inf["temperature"] is not None else "predicts ab directly")
     print(f"colorizes   working size {inf['working_size']}"
           + (f" (logits averaged with {', '.join(map(str, inf['scale_sizes']))})" if inf["scale_sizes"] else "")
-          + f", {how}" + ("; mirrored view averaged" if inf["flip"] else "")
+          + f", {how}" + (f", chroma gain {inf['saturation']:g}" if inf["saturation"] != 1 else "")
+          + ("; mirrored view averaged" if inf["flip"] else "")
           + ("; uniform frames kept gray" if inf["crop_borders"] else ""))
     rt = info["runtime"]
     print(f"runs here   {rt['device']}, {rt['precision']} (torch {rt['torch']}, {rt['threads']} threads)")

@@ -72,7 +72,7 @@ class ColorizerSettings:
     size: int | None = None  # working size: the short side the network sees (default: the model's, else 256)
     temperature: float | None = None  # classification models: lower is bolder (default: the model's)
     restraint: float | None = None  # classification models: less color where unsure (default: the model's)
-    saturation: float = 1.0  # gain on the predicted ab (any model; 1: as trained)
+    saturation: float | None = None  # gain on the predicted ab (any model; default: the model's, else 1: as trained)
     scales: tuple[float, ...] | None = None  # also run at these multiples of the working size (default: the model's)
     crop_borders: bool | None = None  # keep uniform frames gray (default: the model's, else on)
     flip: bool | None = None  # also run on the mirrored photo and average (default: the model's, else off)
@@ -92,7 +92,7 @@ class ColorizerSettings:
             raise SettingsError(f"working size must be at least {MIN_WORKING_SIZE} pixels, not {self.size}")
         _in_range("temperature", self.temperature, TEMPERATURE_RANGE)
         _in_range("restraint", self.restraint, RESTRAINT_RANGE)
-        if not self.saturation > 0:
+        if self.saturation is not None and not self.saturation > 0:
             raise SettingsError(f"saturation must be > 0, not {self.saturation:g}")
         if self.scales is not None and (not self.scales or self.scales[0] != 1.0 or min(self.scales) <= 0):
             raise SettingsError(f"scales start with 1 (the working size) and are > 0, not {list(self.scales)}")
