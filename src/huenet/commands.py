@@ -8,7 +8,6 @@ import json
 import sys
 from pathlib import Path
 
-
 from .archive.local import colorize_files
 from .archive.ray import colorize_with_ray
 from .archive.stages import WRITABLE_SUFFIXES, Item, decode, input_keys, write
