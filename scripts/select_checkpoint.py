@@ -50,7 +50,7 @@ def _score(model, t, r, g, args, photos, tensors) -> dict:
            "saturation": cs[0].saturation, "scales": list(cs[0].scales),
            **_row(ev, "model"), "delta_ab": float(np.mean(dab)), "cf_second": float(np.mean(cf2)),
            "seconds": round(time.perf_counter() - t0, 1)}
-    print(f"{Path(model).stem:<24} T {row['temperature']} R {row['restraint']} gain {g:g} scales {row['scales']}: "
+    print(f"{Path(model).stem:<24} T {row['temperature']} R {row['restraint']} gain {row['saturation']:g} scales {row['scales']}: "
           f"AuC {row['auc']:.4f} rb {row['auc_rebalanced']:.4f} PSNR {row['psnr']:.2f} "
           f"CF {row['cf']:.1f}/{row['cf_second']:.1f} dCF {row['dcf']:.2f} Delta ab {row['delta_ab']:.2f} "
           f"({row['seconds']} s)", flush=True)
@@ -63,8 +63,8 @@ def main():
     ap.add_argument("--models", nargs="+", required=True)
     ap.add_argument("--temperatures", type=float, nargs="+", default=[None])
     ap.add_argument("--restraints", type=float, nargs="+", default=[None])
-    ap.add_argument("--saturations", type=float, nargs="+", default=[1.0],
-                    help="chroma gains on the output (huenet colorize --saturation)")
+    ap.add_argument("--saturations", type=float, nargs="+", default=[None],
+                    help="chroma gains on the output (huenet colorize --saturation; default: the model's)")
     ap.add_argument("--sizes", type=int, nargs=2, default=[128, 256])
     ap.add_argument("--scales", type=float, nargs="+", default=None, help="the colorizer's scales (default: the model's)")
     ap.add_argument("--precision", default="auto")

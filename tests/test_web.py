@@ -80,8 +80,8 @@ def test_health_model_page_and_docs(client):
     assert client.get("/api/health").json()["status"] == "ok"
     info = client.get("/api/model").json()
     assert info["model"] == "vgg_fusion" and info["parameters"] > 0
-    assert info["working_size"] == info["inference"]["working_size"] and info["inference"]["scales"] == [1.0]
-    assert "data" not in info and "recipe" not in info["training"]
+    assert info["inference"]["working_size"] == 256 and info["inference"]["scales"] == [1.0]  # no inference table
+    assert info["runtime"]["backend"] == "torch" and "data" not in info and "recipe" not in info["training"]
     page = client.get("/")
     assert page.status_code == 200 and 'type="file"' in page.text
     assert client.get("/docs").status_code == 200
@@ -142,7 +142,7 @@ def test_overload_answers_503_with_retry_after(colorizer):
 def test_temperature_per_request_for_classification_models(bins_checkpoint, client):
     c = Colorizer.load(bins_checkpoint, device="cpu")
     cls_client = TestClient(create_app(c, ServerSettings(), model_description(c)), raise_server_exceptions=False)
-    assert cls_client.get("/api/model").json()["temperature"] == 0.5
+    assert cls_client.get("/api/model").json()["inference"]["temperature"] == 0.5
     photo = PHOTO.read_bytes()
     outs = {}
     for t in ("0.1", "1"):
@@ -157,7 +157,7 @@ def test_temperature_per_request_for_classification_models(bins_checkpoint, clie
     assert r.status_code == 200
     assert_clean_error(cls_client.post("/api/colorize", files={"file": ("x.jpg", photo)}, data={"restraint": "-1"}), 422)
     # a model that predicts ab directly has no temperature: said so, not ignored
-    assert client.get("/api/model").json()["temperature"] is None
+    assert client.get("/api/model").json()["inference"]["temperature"] is None
     r = client.post("/api/colorize", files={"file": ("x.jpg", photo)}, data={"temperature": "0.5"})
     assert_clean_error(r, 422)
     assert "no temperature" in r.json()["error"]

@@ -288,14 +288,11 @@ def _colorize_bytes(colorizer: Colorizer, data: bytes, size: int, fmt: str, max_
 
 def model_description(colorizer: Colorizer) -> dict:
     """``/api/model``: the colorizer's description (``Colorizer.describe``, as ``huenet info
-    --json`` prints it) without the data and recipe tables, and the values the page reads at the
-    top level."""
+    --json`` prints it) without the data and recipe tables."""
     d = colorizer.describe()
     d.pop("data")
     d["training"] = {k: v for k, v in (d["training"] or {}).items() if k != "recipe"}
-    inf, rt = d["inference"], d["runtime"]
-    return {**d, "working_size": inf["working_size"], "temperature": inf["temperature"],
-            "restraint": inf["restraint"], "backend": rt["backend"], "precision": rt["precision"]}
+    return d
 
 
 def serve(settings: ColorizerSettings = ColorizerSettings(), host: str = "127.0.0.1", port: int = 8000,
